@@ -1,0 +1,94 @@
+"""The ``admin`` command line: every lifecycle step, human-readable or ``--json``.
+
+Expected failures (bad input, refused action) print one line on stderr and exit 1, with
+no traceback; unexpected errors keep their traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from admin.format import describe
+from sentiment import lifecycle
+from sentiment.errors import SentimentError
+from sentiment.models import available_types
+
+
+def _hyper(values: list[str]) -> dict[str, str]:
+    params = {}
+    for item in values:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise SentimentError(f"--param takes NAME=VALUE, got {item!r}")
+        params[name.strip()] = value.strip()
+    return params
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m admin", description=__doc__)
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("bootstrap", help="ingest the default corpus, train, validate, promote")
+    ingest = sub.add_parser("ingest", help="ingest a labelled CSV")
+    ingest.add_argument("file")
+    ingest.add_argument("--role", choices=["training", "validation"], required=True)
+    sub.add_parser("datasets", help="list ingested datasets")
+    train = sub.add_parser("train", help="train a model version")
+    train.add_argument("--model-type", required=True, choices=available_types())
+    train.add_argument("--dataset", required=True)
+    train.add_argument("--base-version")
+    train.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                       help="a hyperparameter, repeatable (e.g. --param C=2)")
+    validate = sub.add_parser("validate", help="validate a version on a validation dataset")
+    validate.add_argument("version")
+    validate.add_argument("--dataset", required=True)
+    validate.add_argument("--min-accuracy", type=float)
+    validate.add_argument("--auto-promote", action="store_true")
+    promote = sub.add_parser("promote", help="promote a validated version to production")
+    promote.add_argument("version")
+    promote.add_argument("--force", action="store_true", help="promote even if not validated")
+    sub.add_parser("rollback", help="move production back to the previous version")
+    sub.add_parser("models", help="list model versions")
+    predict = sub.add_parser("predict", help="predict the sentiment of texts")
+    predict.add_argument("texts", nargs="+")
+    return parser
+
+
+def _run(args: argparse.Namespace) -> Any:
+    commands: dict[str, Callable[[], Any]] = {
+        "bootstrap": lambda: lifecycle.bootstrap(log=lambda m: print(m, file=sys.stderr)),
+        "ingest": lambda: lifecycle.ingest(args.file, args.role),
+        "datasets": lifecycle.datasets_table,
+        "train": lambda: lifecycle.train(args.model_type, args.dataset, args.base_version,
+                                         _hyper(args.param), progress=_progress),
+        "validate": lambda: lifecycle.validate(args.version, args.dataset, args.min_accuracy,
+                                               args.auto_promote),
+        "promote": lambda: lifecycle.promote(args.version, force=args.force, actor="cli"),
+        "rollback": lifecycle.rollback,
+        "models": lifecycle.models_table,
+        "predict": lambda: lifecycle.predict_texts(args.texts),
+    }
+    return commands[args.command]()
+
+
+def _progress(fraction: float, message: str) -> None:
+    print(f"  [{fraction:4.0%}] {message}", file=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; return the process exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        result = _run(args)
+    except SentimentError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(result, default=str, ensure_ascii=False, indent=2))
+    else:
+        print(describe(args.command, result))
+    return 0

