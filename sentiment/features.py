@@ -1,0 +1,85 @@
+"""A vectorised character n-gram TF-IDF: the speed-critical feature of the baseline.
+
+scikit-learn builds character n-grams in Python loops (about 70 us per tweet for 2-5
+grams). Here every text of a batch is laid end to end as one array of code points and
+the n-gram hashes of all positions are computed with numpy at once, counted into a
+sparse matrix, then weighted in place: sublinear TF (1 + log tf), smoothed IDF learnt
+at fit time, L2-normalised rows. Same features as ``HashingVectorizer(analyzer="char")``
+plus ``TfidfTransformer(sublinear_tf=True)`` on the text padded with one space on each
+side, several times faster.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, TransformerMixin
+
+_MULT = np.uint64(1_000_003)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+
+
+def _mix(h: np.ndarray) -> np.ndarray:
+    """splitmix64 finaliser, so that the low bits used as the column depend on every char."""
+    h = (h ^ (h >> np.uint64(30))) * _MIX1
+    h = (h ^ (h >> np.uint64(27))) * _MIX2
+    return h ^ (h >> np.uint64(31))
+
+
+def hashed_counts(texts: Iterable[str], ngram_range: tuple[int, int],
+                  n_features: int) -> sp.csr_matrix:
+    """Counts of hashed character n-grams per text, as a CSR matrix with summed duplicates."""
+    padded = [f" {t} " for t in texts]
+    n_docs = len(padded)
+    lengths = np.fromiter((len(t) for t in padded), dtype=np.int64, count=n_docs)
+    codes = np.frombuffer("".join(padded).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    doc = np.repeat(np.arange(n_docs), lengths)
+    end_of_doc = np.repeat(np.cumsum(lengths), lengths)  # position after each text
+    rows, cols = [], []
+    low, high = ngram_range
+    with np.errstate(over="ignore"):
+        for n in range(low, high + 1):
+            count = len(codes) - n + 1
+            if count <= 0:
+                continue
+            h = np.full(count, n, dtype=np.uint64)
+            for j in range(n):
+                h = h * _MULT ^ codes[j:j + count]
+            keep = np.arange(count) + n <= end_of_doc[:count]
+            rows.append(doc[:count][keep])
+            cols.append((_mix(h[keep]) % np.uint64(n_features)).astype(np.int32))
+    row = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
+    col = np.concatenate(cols) if cols else np.zeros(0, dtype=np.int32)
+    matrix = sp.coo_matrix((np.ones(len(row), dtype=np.float32), (row, col)),
+                           shape=(n_docs, n_features)).tocsr()
+    return matrix  # tocsr() summed the duplicates
+
+
+class CharNgramTfidf(TransformerMixin, BaseEstimator):
+    """Sublinear TF-IDF of hashed character n-grams (``ngram_range`` inclusive)."""
+
+    def __init__(self, ngram_range: tuple[int, int] = (2, 5), n_features: int = 2**20) -> None:
+        self.ngram_range = ngram_range
+        self.n_features = n_features
+
+    def fit(self, texts: Iterable[str], y: object = None) -> CharNgramTfidf:
+        counts = hashed_counts(texts, self.ngram_range, self.n_features)
+        df = np.bincount(counts.indices, minlength=self.n_features)
+        self.idf_ = (np.log((1 + counts.shape[0]) / (1 + df)) + 1).astype(np.float32)
+        return self
+
+    def transform(self, texts: Iterable[str]) -> sp.csr_matrix:
+        matrix = hashed_counts(texts, self.ngram_range, self.n_features)
+        data = matrix.data
+        np.log(data, out=data)
+        data += 1
+        data *= self.idf_[matrix.indices]
+        row_lengths = np.diff(matrix.indptr)
+        rows = np.repeat(np.arange(matrix.shape[0]), row_lengths)
+        norms = np.sqrt(np.bincount(rows, weights=data * data, minlength=matrix.shape[0]))
+        norms[norms == 0] = 1.0
+        data /= norms[rows].astype(np.float32)
+        return matrix
