@@ -90,3 +90,69 @@ def trained(datasets: dict[str, str]) -> dict[str, str]:
     version = lifecycle.train("tfidf_logreg", datasets["training"])["version"]
     lifecycle.validate(version, datasets["validation"], min_accuracy=0.6, auto_promote=True)
     return {**datasets, "version": version}
+
+
+# ---- a real app server ------------------------------------------------------------------
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class AppServer:
+    """``python app.py`` in a subprocess on a free port, with its own SENTIMENT_HOME."""
+
+    def __init__(self, home: Path, env: dict[str, str] | None = None) -> None:
+        import subprocess
+        import sys
+
+        self.home, self.port = home, free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.log_path = home.parent / f"app-{self.port}.log"
+        environ = {**os.environ, **TELEMETRY_OFF, "SENTIMENT_HOME": str(home),
+                   "GRADIO_SERVER_PORT": str(self.port), "GRADIO_SERVER_NAME": "127.0.0.1",
+                   "PYTHONUNBUFFERED": "1", "SENTIMENT_RELOAD_CHECK_SECONDS": "0.5",
+                   **(env or {})}
+        for key in ("SENTIMENT_ADMIN_PASSWORD", "SENTIMENT_VIEWERS", "MLFLOW_TRACKING_URI"):
+            if key not in (env or {}):
+                environ.pop(key, None)
+        self.log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=environ,
+                                        stdout=self.log, stderr=subprocess.STDOUT)
+
+    def wait_ready(self, timeout: float = 180) -> None:
+        """Until the page answers and the first-start bootstrap has finished."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"app exited: {self.log_path.read_text()[-3000:]}")
+            text = self.log_path.read_text()
+            if "Running on" in text and "in production" in text:
+                return
+            time.sleep(0.3)
+        raise TimeoutError(f"app not ready: {self.log_path.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except Exception:  # noqa: BLE001 - a stuck server is killed, never left behind
+            self.process.kill()
+        self.log.close()
+
+
+@pytest.fixture(scope="module")
+def app_server(tmp_path_factory: pytest.TempPathFactory):
+    """An open (no password) app server shared by one test module."""
+    server = AppServer(tmp_path_factory.mktemp("app") / "home")
+    try:
+        server.wait_ready()
+        yield server
+    finally:
+        server.stop()

@@ -1,0 +1,163 @@
+"""Monitoring read side: summaries, time series, drift and formula-safe exports.
+
+Everything here reads the monitoring store (and, for drift, the production model's
+validation data through the registry); nothing writes, so the Monitor tab can refresh
+as often as it likes.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from sentiment import registry
+from sentiment.config import Settings, get_settings
+from sentiment.csvsafe import escape_frame
+from sentiment.monitoring import MonitoringStore, get_store
+
+_baselines: dict[tuple[str, str], dict[str, float]] = {}
+
+
+def _store(settings: Settings) -> MonitoringStore:
+    return get_store(settings.home)
+
+
+def summary(settings: Settings | None = None) -> dict[str, Any]:
+    """Totals of predictions, feedback and alerts, accuracy from feedback, latest alerts."""
+    settings = settings or get_settings()
+    store = _store(settings)
+    totals = store.query("SELECT COUNT(*) AS n, AVG(latency_ms) AS mean_latency_ms,"
+                         " AVG(label = 'positive') AS positive_rate FROM predictions").iloc[0]
+    feedback = store.query("SELECT COUNT(*) AS n, SUM(is_correct = 0) AS wrong FROM feedback"
+                           ).iloc[0]
+    n_feedback, wrong = int(feedback["n"]), int(feedback["wrong"] or 0)
+    return {
+        "predictions": int(totals["n"]),
+        "mean_latency_ms": _round(totals["mean_latency_ms"]),
+        "positive_rate": _round(totals["positive_rate"]),
+        "feedback": n_feedback, "wrong": wrong,
+        "accuracy_from_feedback": _round(1 - wrong / n_feedback) if n_feedback else None,
+        "alerts": int(store.query("SELECT COUNT(*) AS n FROM alerts").iloc[0]["n"]),
+        "latest_alerts": alerts(settings, limit=5).to_dict(orient="records"),
+        "alert_rule": f"{settings.alert_threshold} wrong reports within "
+                      f"{settings.alert_window_seconds} s, cool-down "
+                      f"{settings.alert_cooldown_seconds} s",
+    }
+
+
+def _round(value: Any, digits: int = 4) -> float | None:
+    return None if value is None or pd.isna(value) else round(float(value), digits)
+
+
+def timeseries(settings: Settings | None = None, bucket_s: int = 60,
+               since_s: int = 86_400) -> pd.DataFrame:
+    """Per time bucket: volume, p50-ish mean latency, positive rate and mean confidence."""
+    settings = settings or get_settings()
+    frame = _store(settings).query(
+        "SELECT CAST(ts / ? AS INTEGER) * ? AS bucket, COUNT(*) AS predictions,"
+        " AVG(latency_ms) AS latency_ms, AVG(label = 'positive') AS positive_rate,"
+        " AVG(CASE WHEN label = 'positive' THEN proba_positive ELSE 1 - proba_positive END)"
+        " AS mean_confidence FROM predictions WHERE ts >= ? GROUP BY bucket ORDER BY bucket",
+        (bucket_s, bucket_s, time.time() - since_s))
+    frame["time"] = pd.to_datetime(frame["bucket"], unit="s")
+    return frame.drop(columns="bucket")
+
+
+def accuracy_by_version(settings: Settings | None = None) -> pd.DataFrame:
+    """Accuracy from feedback, per model version."""
+    settings = settings or get_settings()
+    return _store(settings).query(
+        "SELECT COALESCE(model_version, 'unknown') AS model_version, COUNT(*) AS feedback,"
+        " SUM(is_correct) AS correct, ROUND(AVG(is_correct), 4) AS accuracy FROM feedback"
+        " GROUP BY model_version ORDER BY model_version")
+
+
+def alerts(settings: Settings | None = None, limit: int = 20) -> pd.DataFrame:
+    """Latest alerts with their delivery status."""
+    settings = settings or get_settings()
+    frame = _store(settings).query(
+        "SELECT id, ts, n_wrong, model_versions, status, detail, texts FROM alerts"
+        " ORDER BY ts DESC LIMIT ?", (limit,))
+    frame["time"] = pd.to_datetime(frame["ts"], unit="s").dt.strftime("%Y-%m-%d %H:%M:%S")
+    return frame.drop(columns="ts")
+
+
+def wrong_predictions(settings: Settings | None = None, limit: int = 1000) -> pd.DataFrame:
+    """Latest predictions reported wrong, with the corrected label."""
+    settings = settings or get_settings()
+    frame = _store(settings).query(
+        "SELECT ts, text, predicted_label, corrected_label, model_version, comment"
+        " FROM feedback WHERE is_correct = 0 ORDER BY ts DESC LIMIT ?", (limit,))
+    frame["time"] = pd.to_datetime(frame["ts"], unit="s").dt.strftime("%Y-%m-%d %H:%M:%S")
+    return frame.drop(columns="ts")
+
+
+def _write_csv(frame: pd.DataFrame, name: str) -> str:
+    path = Path(tempfile.mkdtemp(prefix="export-")) / name
+    escape_frame(frame).to_csv(path, index=False)
+    return str(path)
+
+
+def export_predictions(settings: Settings | None = None) -> str:
+    """The whole prediction log as a formula-safe CSV; returns its path."""
+    settings = settings or get_settings()
+    frame = _store(settings).query("SELECT * FROM predictions ORDER BY id")
+    frame["time"] = pd.to_datetime(frame["ts"], unit="s").dt.strftime("%Y-%m-%d %H:%M:%S")
+    return _write_csv(frame, "prediction_log.csv")
+
+
+def export_corrections(settings: Settings | None = None) -> str:
+    """Wrong predictions with corrected labels as ``text,label``: ingestible as training data."""
+    settings = settings or get_settings()
+    frame = _store(settings).query(
+        "SELECT text, corrected_label AS label FROM feedback WHERE is_correct = 0"
+        " AND corrected_label IN ('positive', 'negative') ORDER BY ts")
+    return _write_csv(frame.drop_duplicates("text"), "corrections_training.csv")
+
+
+def drift(settings: Settings | None = None, window: int = 500) -> dict[str, Any]:
+    """Compare the latest predictions with the production model's validation data."""
+    settings = settings or get_settings()
+    version = registry.production_version(settings)
+    recent = _store(settings).query(
+        "SELECT label, proba_positive, text_length FROM predictions WHERE source != 'batch'"
+        " ORDER BY id DESC LIMIT ?", (window,))
+    if version is None or recent.empty:
+        return {"status": "not enough data", "version": version, "recent_predictions": len(recent)}
+    base = _baseline(version, settings)
+    confidence = recent["proba_positive"].where(recent["label"] == "positive",
+                                                1 - recent["proba_positive"])
+    now = {"positive_rate": float((recent["label"] == "positive").mean()),
+           "mean_confidence": float(confidence.mean()),
+           "mean_text_length": float(recent["text_length"].mean())}
+    rows, drifted = [], []
+    for key, value in now.items():
+        reference = base[key]
+        change = value - reference if key != "mean_text_length" else \
+            (value - reference) / max(reference, 1.0)
+        flag = abs(change) > settings.drift_bound
+        drifted += [key] if flag else []
+        rows.append({"measure": key, "recent": round(value, 4), "validation": round(reference, 4),
+                     "change": round(change, 4), "drift": flag})
+    return {"status": "drift" if drifted else "ok", "drifted": drifted, "version": version,
+            "recent_predictions": len(recent), "bound": settings.drift_bound, "measures": rows}
+
+
+def _baseline(version: str, settings: Settings) -> dict[str, float]:
+    """Positive rate, mean confidence and text length of the model on its validation data."""
+    info = registry.get_version(version, settings)
+    dataset_id = info["tags"].get("validation_dataset") or info["tags"].get("training_dataset")
+    key = (version, dataset_id or "")
+    if key not in _baselines:
+        frame, _ = registry.load_dataset(dataset_id, settings)
+        proba = registry.load_model(version, settings).predict_proba(frame["text"].tolist())
+        proba = pd.Series(proba)
+        confidence = proba.where(proba >= 0.5, 1 - proba)
+        _baselines[key] = {"positive_rate": float(frame["label"].mean()),
+                           "mean_confidence": float(confidence.mean()),
+                           "mean_text_length": float(frame["text"].str.len().mean())}
+    return _baselines[key]

@@ -1,0 +1,127 @@
+"""The real Gradio app, launched with `python app.py` and driven with gradio_client."""
+
+from pathlib import Path
+
+import pytest
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+
+from tests.conftest import shared_file
+
+pytestmark = pytest.mark.slow
+SPEC_ENDPOINTS = {"/predict", "/predict_batch", "/feedback", "/upload_training",
+                  "/upload_validation", "/datasets", "/train", "/validate", "/promote",
+                  "/rollback", "/models", "/monitoring"}
+
+
+@pytest.fixture(scope="module")
+def client(app_server) -> Client:
+    return Client(app_server.url, verbose=False)
+
+
+def test_view_api_lists_every_spec_endpoint(client: Client) -> None:
+    api = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    assert set(api) >= SPEC_ENDPOINTS
+    params = {name: [p["parameter_name"] for p in info["parameters"]]
+              for name, info in api.items()}
+    assert params["/predict"] == ["text"]
+    assert params["/predict_batch"] == ["file"]
+    assert params["/feedback"] == ["text", "predicted_label", "is_correct"]
+    assert params["/train"] == ["model_type", "dataset_id", "base_version", "hyperparameters"]
+    assert params["/validate"] == ["version", "dataset_id", "min_accuracy", "auto_promote"]
+    assert params["/promote"][0] == "version"
+    assert params["/rollback"] == params["/models"] == params["/monitoring"] == []
+
+
+def test_predict_answers_with_label_and_details(client: Client) -> None:
+    label, details = client.predict(text="I love this airline, great crew", api_name="/predict")
+    assert label["label"] == "positive"
+    assert {c["label"] for c in label["confidences"]} == {"positive", "negative"}
+    assert details["model_name"] == "tweet-sentiment" and details["version"] == "1"
+    assert details["latency_ms"] >= 0
+    ack = client.predict(text="I love this airline, great crew", predicted_label="positive",
+                         is_correct=True, api_name="/feedback")
+    assert "recorded" in ack
+    summary = client.predict(api_name="/monitoring")
+    assert summary["predictions"] >= 1 and summary["feedback"] >= 1
+
+
+def test_whole_lifecycle_over_the_api(client: Client) -> None:
+    client.predict(text="warm up", api_name="/predict")  # waits for the first-start bootstrap
+    train = client.predict(file=handle_file(str(shared_file("sentiment140_sample_20k.csv"))),
+                           api_name="/upload_training")
+    assert train["format"] == "Sentiment140 (with header)" and train["rows_kept"] == 19982
+    val = client.predict(
+        file=handle_file(str(shared_file("sentiment140_sample_10k_noheader.csv"))),
+        api_name="/upload_validation")
+    assert val["dataset_type"] == "jdd validation"
+    table = client.predict(api_name="/datasets")
+    assert {train["dataset_id"], val["dataset_id"]} <= {row[0] for row in table["data"]}
+
+    trained = client.predict(model_type="tfidf_logreg", dataset_id=train["dataset_id"],
+                             base_version="", hyperparameters='{"C": 1.0}', api_name="/train")
+    version = trained["version"]
+    assert trained["status"] == "à valider" and trained["metrics"]["accuracy"] > 0.7
+
+    with pytest.raises(AppError, match="not passed validation"):
+        client.predict(version=version, force=False, api_name="/promote")
+
+    checked = client.predict(version=version, dataset_id=val["dataset_id"], min_accuracy=0.75,
+                             auto_promote=False, api_name="/validate")
+    assert checked["passed"], checked["reasons"]
+    assert checked["production_version"] == "1" and checked["production_metrics"]
+    promoted = client.predict(version=version, force=False, api_name="/promote")
+    assert promoted["production_version"] == version
+
+    _, details = client.predict(text="worst flight ever", api_name="/predict")
+    assert details["version"] == version
+    models = client.predict(api_name="/models")
+    production = [row for row in models["data"] if row[1] is True]
+    assert [row[0] for row in production] == [version]
+
+    rolled = client.predict(api_name="/rollback")
+    assert rolled["production_version"] == "1"
+    _, details = client.predict(text="worst flight ever", api_name="/predict")
+    assert details["version"] == "1"
+
+
+def test_batch_prediction_file_is_formula_safe(client: Client, tmp_path: Path) -> None:
+    path = tmp_path / "batch.csv"
+    path.write_text('id,text\n1,"=HYPERLINK(""http://x"",""click"")"\n2,I love it\n'
+                    '3,+worst flight ever\n')
+    result_file, summary = client.predict(file=handle_file(str(path)), api_name="/predict_batch")
+    assert summary["rows"] == 3 and summary["positive"] + summary["negative"] == 3
+    lines = Path(result_file).read_text().splitlines()
+    assert lines[0] == "id,text,label,proba_positive"
+    assert lines[1].startswith('1,"\'=HYPERLINK(') and lines[3].startswith("3,'+worst")
+
+
+def test_headerless_batch_uses_the_text_column(client: Client) -> None:
+    path = shared_file("sentiment140_sample_10k_noheader.csv")
+    _, summary = client.predict(file=handle_file(str(path)), api_name="/predict_batch")
+    assert summary["rows"] == 10001 and summary["text_column"] == "column_6"
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (b"", "empty"), (b"\x00\x01\x02garbage" * 10, "binary"),
+    (b"text,label\ngood,1\nnice,1\n", "Only one class"),
+    (b"foo,bar\n1,2\n", "Could not find a text column"),
+])
+def test_bad_uploads_are_clear_errors_and_change_nothing(client: Client, tmp_path: Path,
+                                                         content: bytes, message: str) -> None:
+    before = client.predict(api_name="/datasets")["data"]
+    path = tmp_path / "bad.csv"
+    path.write_bytes(content)
+    with pytest.raises(AppError, match=message):
+        client.predict(file=handle_file(str(path)), api_name="/upload_training")
+    assert client.predict(api_name="/datasets")["data"] == before
+
+
+def test_bad_requests_are_clear_errors(client: Client) -> None:
+    with pytest.raises(AppError, match="empty"):
+        client.predict(text="   ", api_name="/predict")
+    with pytest.raises(AppError, match="No version"):
+        client.predict(version="999", force=False, api_name="/promote")
+    with pytest.raises(AppError, match="JSON"):
+        client.predict(model_type="tfidf_logreg", dataset_id="x", base_version="",
+                       hyperparameters="{not json", api_name="/train")

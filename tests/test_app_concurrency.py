@@ -1,0 +1,30 @@
+"""A long admin job (training) does not freeze predictions for other users."""
+
+import statistics
+import time
+
+import pytest
+from gradio_client import Client, handle_file
+
+from tests.conftest import shared_file
+
+pytestmark = pytest.mark.slow
+
+
+def test_predictions_stay_fast_while_a_model_trains(app_server) -> None:
+    admin = Client(app_server.url, verbose=False)
+    user = Client(app_server.url, verbose=False)
+    user.predict(text="warm up", api_name="/predict")
+    data = admin.predict(file=handle_file(str(shared_file("sentiment140_sample_20k.csv"))),
+                         api_name="/upload_training")
+    job = admin.submit(model_type="tfidf_logreg", dataset_id=data["dataset_id"],
+                       base_version="", hyperparameters='{"char_ngram_max": 6}',
+                       api_name="/train")
+    latencies = []
+    while not job.done():
+        started = time.perf_counter()
+        user.predict(text="is my flight on time?", api_name="/predict")
+        latencies.append(time.perf_counter() - started)
+    assert job.result()["version"]
+    assert len(latencies) >= 3, "training finished before predictions could overlap it"
+    assert statistics.median(latencies) < 1.0, latencies
