@@ -103,11 +103,13 @@ class SQLiteStore:
                      comment: str | None = None) -> int:
         """Record that a prediction was right or wrong (with the corrected label if wrong)."""
         with self._tx(immediate=True) as db:
-            version = None
             if prediction_id is not None:
-                row = db.execute("SELECT model_version FROM predictions WHERE id = ?",
+                row = db.execute("SELECT id, model_version FROM predictions WHERE id = ?",
                                  (prediction_id,)).fetchone()
-                version = row[0] if row else None
+            else:  # API feedback names the text: link it to that text's latest prediction
+                row = db.execute("SELECT id, model_version FROM predictions WHERE text = ?"
+                                 " ORDER BY id DESC LIMIT 1", (text,)).fetchone()
+            prediction_id, version = (row[0], row[1]) if row else (prediction_id, None)
             cursor = db.execute(
                 "INSERT INTO feedback (ts, prediction_id, text, predicted_label, is_correct,"
                 " corrected_label, comment, model_version) VALUES (?,?,?,?,?,?,?,?)",

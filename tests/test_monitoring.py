@@ -226,3 +226,7 @@ def test_summary_and_accuracy_per_version(trained) -> None:
     assert per_version.to_dict(orient="records") == [
         {"model_version": trained["version"], "feedback": 4, "correct": 3, "accuracy": 0.75}]
     assert dashboard.timeseries()["predictions"].sum() == 4
+    # Feedback through /feedback names only the text: it is linked to that text's prediction.
+    service.feedback("tweet number 0", "positive", False)
+    versions = dashboard.accuracy_by_version()["model_version"].tolist()
+    assert versions == [trained["version"]]
