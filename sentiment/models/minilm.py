@@ -195,13 +195,13 @@ class MiniLM:
     hyperparams = (
         HyperParam("mode", "finetune", "frozen: train the head only; finetune: top layers too",
                    choices=("frozen", "finetune")),
-        HyperParam("epochs", 2, "Fine-tuning epochs (early stopping may end sooner)", 1, 20),
-        HyperParam("trainable_layers", 2, "Top transformer blocks fine-tuned", 1, 6),
+        HyperParam("epochs", 3, "Fine-tuning epochs (early stopping may end sooner)", 1, 20),
+        HyperParam("trainable_layers", 6, "Top transformer blocks fine-tuned", 1, 6),
         HyperParam("learning_rate", 5e-5, "AdamW learning rate for fine-tuning", 1e-6, 1e-2),
         HyperParam("batch_size", 32, "Fine-tuning batch size", 4, 512),
         HyperParam("head_epochs", 30, "Epochs of the head on frozen embeddings", 1, 500),
         HyperParam("dropout", 0.1, "Dropout before the head", 0.0, 0.8),
-        HyperParam("patience", 0, "Early-stopping patience (epochs)", 0, 10),
+        HyperParam("patience", 1, "Early-stopping patience (epochs)", 0, 10),
     )
 
     def fit(self, texts: list[str], labels: np.ndarray, val_texts: list[str],
