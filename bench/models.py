@@ -85,7 +85,7 @@ def main() -> None:
     for r in rows:
         published = PUBLISHED.get(r["model"].split()[0], "-")
         print(f"| {r['model']} | {r['accuracy']:.3f} | {r['f1']:.3f} | {r['roc_auc']:.3f} | "
-              f"{r['train_s']:.0f} s | {r['p50_ms']:.1f} ms | {r['rows_s']:,.0f} | "
+              f"{r['train_s']:.0f} s | {r['p50_ms']:.2f} ms | {r['rows_s']:,.0f} | "
               f"{r['size_mb']:.1f} MB | {published} |")
     for r in rows:
         if "params" in r:

@@ -30,8 +30,7 @@ DATASET_FILE = "dataset.csv"
 _lock = threading.RLock()
 # Noise from MLflow that says nothing about our data (dataset source naming, int columns).
 for _message in ("The specified dataset source can be interpreted", "Hint: Inferred schema",
-                 "Failed to infer signature from type hint",
-                 "Add type hints to the `predict` method"):
+                 "Failed to infer signature from type hint"):
     warnings.filterwarnings("ignore", message=_message)
 _clients: dict[str, Any] = {}
 
