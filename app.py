@@ -21,7 +21,7 @@ import gradio as gr  # noqa: E402 - telemetry must be off before gradio is impor
 import pandas as pd  # noqa: E402
 
 from sentiment import dashboard, lifecycle  # noqa: E402
-from sentiment.errors import NotFoundError, SentimentError  # noqa: E402
+from sentiment.errors import SentimentError  # noqa: E402
 from sentiment.models import available_types, get_model_type  # noqa: E402
 from sentiment.service import SentimentService  # noqa: E402
 
@@ -31,7 +31,8 @@ EXAMPLES = ["I love this airline, the crew was amazing!", "Worst flight ever. Lo
             "@united thanks for the quick rebooking :)", "3 hours on the tarmac and no updates..."]
 _service: SentimentService | None = None
 _service_lock = threading.Lock()
-_ready = threading.Event()
+_ready = threading.Event()  # cleared only while a first-start bootstrap runs
+_ready.set()
 _cancelled: dict[str, threading.Event] = {}  # per session: the Stop button of a training
 
 
@@ -55,6 +56,7 @@ def bootstrap_in_background() -> threading.Thread:
             log.exception("bootstrap failed")
         finally:
             _ready.set()
+    _ready.clear()
     thread = threading.Thread(target=run, daemon=True, name="bootstrap")
     thread.start()
     return thread
@@ -340,7 +342,7 @@ def monitor_views() -> tuple[Any, ...]:
     series = dashboard.timeseries(SETTINGS)
     try:
         drift = dashboard.drift(SETTINGS)
-    except (SentimentError, NotFoundError) as exc:
+    except SentimentError as exc:
         drift = {"status": f"unavailable: {exc}"}
     alerts = dashboard.alerts(SETTINGS)
     return (dashboard.summary(SETTINGS), series, series, series,
@@ -352,7 +354,7 @@ def export_log() -> str:
     return dashboard.export_predictions(SETTINGS)
 
 
-def export_corrections(request: gr.Request = None) -> str:
+def export_corrections() -> str:
     return dashboard.export_corrections(SETTINGS)
 
 

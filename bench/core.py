@@ -39,7 +39,6 @@ def main() -> None:
         train.to_csv(path, index=False)
         dataset = lifecycle.ingest(str(path), "training")["dataset_id"]
     trained = lifecycle.train("tfidf_logreg", dataset)
-    model = server.snapshot().model.__class__()
     from sentiment import registry
 
     model = registry.load_model(trained["version"], settings)

@@ -49,6 +49,12 @@ def summary(settings: Settings | None = None) -> dict[str, Any]:
     }
 
 
+def _readable_time(frame: pd.DataFrame, keep_ts: bool = False) -> pd.DataFrame:
+    """Add a readable ``time`` from the epoch-seconds ``ts`` column (dropped unless kept)."""
+    frame["time"] = pd.to_datetime(frame["ts"], unit="s").dt.strftime("%Y-%m-%d %H:%M:%S")
+    return frame if keep_ts else frame.drop(columns="ts")
+
+
 def _round(value: Any, digits: int = 4) -> float | None:
     return None if value is None or pd.isna(value) else round(float(value), digits)
 
@@ -82,18 +88,15 @@ def alerts(settings: Settings | None = None, limit: int = 20) -> pd.DataFrame:
     frame = _store(settings).query(
         "SELECT id, ts, n_wrong, model_versions, status, detail, texts FROM alerts"
         " ORDER BY ts DESC LIMIT ?", (limit,))
-    frame["time"] = pd.to_datetime(frame["ts"], unit="s").dt.strftime("%Y-%m-%d %H:%M:%S")
-    return frame.drop(columns="ts")
+    return _readable_time(frame)
 
 
 def wrong_predictions(settings: Settings | None = None, limit: int = 1000) -> pd.DataFrame:
     """Latest predictions reported wrong, with the corrected label."""
     settings = settings or get_settings()
-    frame = _store(settings).query(
+    return _readable_time(_store(settings).query(
         "SELECT ts, text, predicted_label, corrected_label, model_version, comment"
-        " FROM feedback WHERE is_correct = 0 ORDER BY ts DESC LIMIT ?", (limit,))
-    frame["time"] = pd.to_datetime(frame["ts"], unit="s").dt.strftime("%Y-%m-%d %H:%M:%S")
-    return frame.drop(columns="ts")
+        " FROM feedback WHERE is_correct = 0 ORDER BY ts DESC LIMIT ?", (limit,)))
 
 
 def _write_csv(frame: pd.DataFrame, name: str) -> str:
@@ -106,8 +109,7 @@ def export_predictions(settings: Settings | None = None) -> str:
     """The whole prediction log as a formula-safe CSV; returns its path."""
     settings = settings or get_settings()
     frame = _store(settings).query("SELECT * FROM predictions ORDER BY id")
-    frame["time"] = pd.to_datetime(frame["ts"], unit="s").dt.strftime("%Y-%m-%d %H:%M:%S")
-    return _write_csv(frame, "prediction_log.csv")
+    return _write_csv(_readable_time(frame, keep_ts=True), "prediction_log.csv")
 
 
 def export_corrections(settings: Settings | None = None) -> str:

@@ -17,9 +17,9 @@ import numpy as np
 
 from sentiment import registry
 from sentiment.config import Settings, get_settings
-from sentiment.errors import CancelledError, InvalidInputError, RefusedError
+from sentiment.errors import InvalidInputError, RefusedError
 from sentiment.evaluate import compute_metrics, confusion_figure
-from sentiment.models import ProgressFn, StopFn, coerce_params, get_model_type
+from sentiment.models import ProgressFn, StopFn, check_stop, coerce_params, get_model_type
 from sentiment.pyfunc_model import write_meta
 
 HOLDOUT = 0.1
@@ -45,13 +45,15 @@ def split(frame: Any, holdout: float = HOLDOUT) -> tuple[Any, Any]:
     return train_test_split(frame, test_size=holdout, random_state=SEED, stratify=frame["label"])
 
 
-def _base_predictor(model_type: Any, base_version: str, settings: Settings, tmp: Path) -> Any:
+def _base_predictor(model_type: Any, base_version: str, settings: Settings,
+                    tmp: Path) -> tuple[Any, dict[str, Any]]:
+    """The base version's predictor (same type only) and its registry info."""
     info = registry.get_version(base_version, settings)
     base_type = info["tags"].get("model_type")
     if base_type != model_type.name:
         raise RefusedError(f"Base version {base_version} is a {base_type!r} model; it cannot "
                            f"warm-start a {model_type.name!r} model.")
-    return model_type.load(registry.model_dir(info["version"], settings, tmp))
+    return model_type.load(registry.model_dir(info["version"], settings, tmp)), info
 
 
 def train(model_type: str, dataset_id: str, base_version: str | int | None = None,
@@ -69,10 +71,10 @@ def train(model_type: str, dataset_id: str, base_version: str | int | None = Non
     fit_part, held_out = split(frame)
     base = str(base_version).strip() if base_version not in (None, "") else None
     with tempfile.TemporaryDirectory() as tmp:
-        predictor = _base_predictor(kind, base, settings, Path(tmp)) if base else None
+        predictor = None
         tags = {"model_type": kind.name, "training_dataset": dataset["dataset_id"]}
         if base:
-            base_info = registry.get_version(base, settings)
+            predictor, base_info = _base_predictor(kind, base, settings, Path(tmp))
             tags.update({"base_version": base, "mlflow.parentRunId": base_info["run_id"] or ""})
         progress(0.0, "starting")
         return _train_run(kind, hyper, fit_part, held_out, predictor, tags, dataset, progress,
@@ -90,9 +92,8 @@ def _train_run(kind: Any, hyper: dict[str, Any], fit_part: Any, held_out: Any, b
                                      "rows_fit": len(fit_part), "rows_holdout": len(held_out),
                                      "base_version": tags.get("base_version", "")}, settings)
 
-        def epoch_progress(fraction: float, message: str, metrics: dict | None = None) -> None:
-            if should_stop():
-                raise CancelledError("Training cancelled; nothing was registered.")
+        def epoch_progress(fraction: float, message: str) -> None:
+            check_stop(should_stop)
             progress(fraction * 0.9, message)
 
         started = time.perf_counter()
@@ -109,8 +110,7 @@ def _train_run(kind: Any, hyper: dict[str, Any], fit_part: Any, held_out: Any, b
                                       "training_time_s": seconds}, settings)
         registry.log_figure(run_id, confusion_figure(metrics, f"{kind.name} held-out"),
                             "confusion_matrix.png", settings)
-        if should_stop():
-            raise CancelledError("Training cancelled; nothing was registered.")
+        check_stop(should_stop)
         progress(0.95, "logging the model")
         model_dir = tmp / "model_dir"
         model_dir.mkdir()

@@ -16,10 +16,16 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from sentiment.errors import InvalidInputError
+from sentiment.errors import CancelledError, InvalidInputError
 
 ProgressFn = Callable[[float, str], None]
 StopFn = Callable[[], bool]
+
+
+def check_stop(should_stop: StopFn) -> None:
+    """Raise CancelledError when the user asked to stop (nothing gets registered)."""
+    if should_stop():
+        raise CancelledError("Training cancelled; nothing was registered.")
 
 
 @dataclass(frozen=True)

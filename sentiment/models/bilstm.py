@@ -16,9 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from sentiment.models import FitResult, HyperParam, Predictor, ProgressFn, StopFn
+from sentiment.models import FitResult, HyperParam, Predictor, ProgressFn, StopFn, check_stop
 from sentiment.models.keras_common import (
-    check_stop,
     history_rows,
     keras,
     length_batches,

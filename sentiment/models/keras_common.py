@@ -8,13 +8,12 @@ texts are not padded to the longest text of the whole request.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from sentiment.errors import CancelledError
-from sentiment.models import ProgressFn, StopFn
+from sentiment.models import ProgressFn, StopFn, check_stop
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -34,9 +33,7 @@ def progress_callback(epochs: int, steps_per_epoch: int, progress: ProgressFn,
 
     class Progress(k.callbacks.Callback):
         def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-            if should_stop():
-                self.model.stop_training = True
-                raise CancelledError("Training cancelled; nothing was registered.")
+            check_stop(should_stop)
             if batch % 20 == 0:
                 done = (self.epoch + batch / max(steps_per_epoch, 1)) / epochs
                 progress(done, f"epoch {self.epoch + 1}/{epochs}, batch {batch}")
@@ -59,22 +56,12 @@ def length_batches(lengths: Sequence[int], batch_size: int) -> list[np.ndarray]:
     return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
 
 
-def scatter(batches: list[np.ndarray], outputs: list[np.ndarray], total: int) -> np.ndarray:
-    """Put per-batch outputs back in the original order."""
-    result = np.zeros(total, dtype=np.float32)
+def scatter(batches: list[np.ndarray], outputs: list[np.ndarray], total: int,
+            width: int = 1) -> np.ndarray:
+    """Put per-batch outputs back in the original order: shape (total,) or (total, width)."""
+    result = np.zeros((total, width), dtype=np.float32)
     for index, values in zip(batches, outputs):
-        result[index] = np.asarray(values).reshape(-1)
-    return result
+        result[index] = np.asarray(values).reshape(len(index), width)
+    return result[:, 0] if width == 1 else result
 
 
-def check_stop(should_stop: StopFn) -> None:
-    """Raise CancelledError when the user asked to stop."""
-    if should_stop():
-        raise CancelledError("Training cancelled; nothing was registered.")
-
-
-def no_progress(fraction: float, message: str) -> None:
-    """Progress sink for code paths that report nothing."""
-
-
-Predict = Callable[[list[str]], np.ndarray]

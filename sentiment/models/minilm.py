@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from sentiment.models import FitResult, HyperParam, Predictor, ProgressFn, StopFn
-from sentiment.models.keras_common import check_stop, keras, length_batches, scatter
+from sentiment.models import FitResult, HyperParam, Predictor, ProgressFn, StopFn, check_stop
+from sentiment.models.keras_common import keras, length_batches, scatter
 from sentiment.models.minilm_encoder import (
     build_classifier,
     load_pretrained,
@@ -61,12 +61,7 @@ class MiniLMPredictor:
         sequences = self.token_ids(texts)
         batches = length_batches([len(s) for s in sequences], BATCH)
         outputs = [fn(*pad([sequences[i] for i in idx])).numpy() for idx in batches]
-        if width == 1:
-            return scatter(batches, outputs, len(texts))
-        result = np.zeros((len(texts), width), dtype=np.float32)
-        for idx, values in zip(batches, outputs):
-            result[idx] = values
-        return result
+        return scatter(batches, outputs, len(texts), width)
 
     def predict_proba(self, texts: list[str]) -> np.ndarray:
         return self._batched(list(texts), self._proba, 1)

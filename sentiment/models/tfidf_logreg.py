@@ -21,7 +21,7 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from sentiment.features import CharNgramTfidf
-from sentiment.models import FitResult, HyperParam, Predictor, ProgressFn, StopFn
+from sentiment.models import FitResult, HyperParam, Predictor, ProgressFn, StopFn, check_stop
 from sentiment.preprocess import TOKEN_PATTERN, normalize_many
 
 FILE = "pipeline.joblib"
@@ -99,13 +99,11 @@ class TfidfLogreg:
             pipeline.steps[2][1].classes_ = base.pipeline.named_steps["clf"].classes_
             normalized = normalize_many(texts)
             features = pipeline.named_steps["features"].transform(normalized)
-            if should_stop():
-                raise_cancel()
+            check_stop(should_stop)
             progress(0.5, "fitting from base weights")
             pipeline.named_steps["clf"].fit(features, labels)
         else:
-            if should_stop():
-                raise_cancel()
+            check_stop(should_stop)
             progress(0.3, "fitting")
             pipeline.fit(list(texts), labels)
         progress(1.0, "done")
@@ -113,12 +111,6 @@ class TfidfLogreg:
 
     def load(self, directory: Path) -> Predictor:
         return TfidfPredictor(joblib.load(directory / FILE))
-
-
-def raise_cancel() -> None:
-    from sentiment.errors import CancelledError
-
-    raise CancelledError("Training cancelled; nothing was registered.")
 
 
 MODEL = TfidfLogreg()
