@@ -46,16 +46,24 @@ def service() -> SentimentService:
 
 
 def bootstrap_in_background() -> threading.Thread:
-    """First start: make sure a production model exists, without blocking the page."""
+    """First start without blocking the page: stage 1 (the baseline, so predictions work
+    within a minute), then stage 2 (the challenger, promoted only if it wins)."""
     def run() -> None:
         try:
-            result = lifecycle.bootstrap(SETTINGS, log=log.info)
+            result = lifecycle.bootstrap_baseline(SETTINGS, log=log.info)
             log.info(result["message"])
             service().server.snapshot()  # load the production model before the first request
         except SentimentError:
             log.exception("bootstrap failed")
         finally:
             _ready.set()
+        try:
+            outcome = lifecycle.bootstrap_challenger(SETTINGS, log=log.info)
+            log.info(outcome["message"])
+            if outcome.get("promoted"):
+                _serve_latest()
+        except SentimentError:
+            log.exception("the first-start challenger failed; the baseline stays in production")
     _ready.clear()
     thread = threading.Thread(target=run, daemon=True, name="bootstrap")
     thread.start()
@@ -276,9 +284,10 @@ def confusion_plot(result: dict | None) -> Any:
 # ---- Validate / Models -----------------------------------------------------------------
 
 
-def validate(version: str, dataset_id: str, min_accuracy: float | None = None,
+def validate(version: str, dataset_id: str | list[str], min_accuracy: float | None = None,
              auto_promote: bool = False, request: gr.Request = None) -> dict:
-    """Validate a version on a validation dataset against the bar (admin)."""
+    """Validate a version on one or several validation datasets (ids as a list or separated
+    by commas) against the bar; the gate must hold on each (admin)."""
     require_admin(request)
     if not version or not dataset_id:
         raise gr.Error("Choose a version and a validation dataset.", print_exception=False)
@@ -292,15 +301,56 @@ def validate(version: str, dataset_id: str, min_accuracy: float | None = None,
     return result
 
 
+COMPARED = ("balanced_accuracy", "accuracy", "macro_f1", "f1", "precision", "recall",
+            "recall_negative", "recall_positive", "predicted_positive_rate",
+            "actual_positive_rate", "roc_auc")
+
+
 def comparison(result: dict | None) -> pd.DataFrame:
-    """The version's metrics beside production's on the same data."""
+    """The version's metrics beside production's on the same data, per dataset."""
     if not result:
         return pd.DataFrame()
-    names = ("accuracy", "precision", "recall", "f1", "roc_auc")
-    prod = result.get("production_metrics") or {}
-    return pd.DataFrame({"metric": names,
-                         f"v{result['version']}": [round(result["metrics"][n], 4) for n in names],
-                         "production": [round(prod[n], 4) if n in prod else None for n in names]})
+    rows = []
+    for check in result.get("datasets", []):
+        prod = check.get("production_metrics") or {}
+        for name in COMPARED:
+            rows.append({"dataset": check["dataset"], "metric": name,
+                         f"v{result['version']}": round(check["metrics"][name], 4),
+                         "production": round(prod[name], 4) if name in prod else None,
+                         "gate": "yes" if name == result.get("gate_metric") else ""})
+    return pd.DataFrame(rows)
+
+
+def validation_gallery(result: dict | None) -> list[tuple[str, str]]:
+    """Confusion matrices, ROC and precision-recall curves of the validation runs."""
+    if not result:
+        return []
+    try:
+        return lifecycle.validation_images(result, SETTINGS)
+    except SentimentError as exc:
+        raise _user_error(exc) from exc
+
+
+def challenger_line() -> str:
+    """One line on the first-start challenger (stage 2), for the Models tab."""
+    state = lifecycle.challenger_status(SETTINGS)
+    if SETTINGS.bootstrap_challenger == "none" and not state:
+        return "First-start challenger: off (`SENTIMENT_BOOTSTRAP_CHALLENGER=none`)."
+    if not state:
+        return "First-start challenger: not started yet."
+    progress = float(state.get("progress") or 0)
+    return (f"First-start challenger ({state.get('model_type', '')}): **{state['status']}**"
+            + (f", {progress:.0%}" if state["status"] == "training" else "")
+            + f" - {state.get('message', '')}")
+
+
+def models_tick(last_status: str | None) -> tuple[Any, Any, str]:
+    """Timer: refresh the challenger line always, the table when the challenger moves."""
+    state = lifecycle.challenger_status(SETTINGS) or {}
+    now = f"{state.get('status')}:{state.get('version', '')}"
+    busy = state.get("status") in ("training", "validating")
+    table = models() if busy or now != last_status else gr.skip()
+    return challenger_line(), table, now
 
 
 def promote(version: str, force: bool = False, request: gr.Request = None) -> dict:
@@ -426,15 +476,22 @@ with gr.Blocks(title="Tweet sentiment") as demo:
     with gr.Tab("Validate"):
         with gr.Row():
             val_version = gr.Dropdown([], label="version", allow_custom_value=True)
-            val_ds = gr.Dropdown([], label="dataset_id (validation)", allow_custom_value=True)
-            min_acc = gr.Number(SETTINGS.min_accuracy, label="min_accuracy", minimum=0, maximum=1)
+            val_ds = gr.Dropdown([], label="dataset_id (validation: one or several)",
+                                 allow_custom_value=True, multiselect=True)
+            min_acc = gr.Number(SETTINGS.min_accuracy, label=f"min_accuracy (threshold on "
+                                f"{SETTINGS.gate_metric})", minimum=0, maximum=1)
             auto_in = gr.Checkbox(False, label="auto_promote")
         validate_btn = gr.Button("Validate", variant="primary")
         validate_result = gr.JSON(label="Result")
         compare_table = gr.Dataframe(label="Side by side with production (same data)")
-        validate_plot = gr.Plot(label="Confusion matrix")
+        validate_gallery = gr.Gallery(label="Confusion matrices, ROC and precision-recall "
+                                      "curves (candidate beside production)", columns=3,
+                                      height="auto")
 
     with gr.Tab("Models"):
+        challenger_md = gr.Markdown()
+        challenger_seen = gr.State(None)
+        models_timer = gr.Timer(5)
         models_btn = gr.Button("Refresh", size="sm")
         models_table = gr.Dataframe(label="Model versions")
         with gr.Row():
@@ -497,7 +554,7 @@ with gr.Blocks(title="Tweet sentiment") as demo:
     validated = validate_btn.click(validate, [val_version, val_ds, min_acc, auto_in],
                                    validate_result, api_name="validate", **ADMIN)
     validated.then(comparison, validate_result, compare_table, **PRIVATE)
-    validated.then(confusion_plot, validate_result, validate_plot, **PRIVATE)
+    validated.then(validation_gallery, validate_result, validate_gallery, **PRIVATE)
     validated.then(refresh_models, None, models_table, **PRIVATE)
 
     models_btn.click(models, None, models_table, api_name="models")
@@ -518,6 +575,9 @@ with gr.Blocks(title="Tweet sentiment") as demo:
     demo.load(refresh_choices, None, pickers, **PRIVATE)
     demo.load(refresh_datasets, None, datasets_table, **PRIVATE)
     demo.load(refresh_models, None, models_table, **PRIVATE)
+    demo.load(challenger_line, None, challenger_md, **PRIVATE)
+    models_timer.tick(models_tick, challenger_seen, [challenger_md, models_table,
+                                                     challenger_seen], **PRIVATE)
 
 
 def main() -> None:

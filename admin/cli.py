@@ -32,7 +32,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m admin", description=__doc__)
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("bootstrap", help="ingest the default corpus, train, validate, promote")
+    sub.add_parser("bootstrap", help="first start: the default corpus -> the baseline in "
+                   "production (stage 1), then the challenger, promoted if it wins (stage 2)")
     ingest = sub.add_parser("ingest", help="ingest a labelled CSV")
     ingest.add_argument("file")
     ingest.add_argument("--role", choices=["training", "validation"], required=True)
@@ -45,7 +46,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="a hyperparameter, repeatable (e.g. --param C=2)")
     validate = sub.add_parser("validate", help="validate a version on a validation dataset")
     validate.add_argument("version")
-    validate.add_argument("--dataset", required=True)
+    validate.add_argument("--dataset", required=True, action="append",
+                          help="a validation dataset id; repeat it (or separate ids with "
+                               "commas) to validate on several: the gate holds on each")
     validate.add_argument("--min-accuracy", type=float)
     validate.add_argument("--auto-promote", action="store_true")
     promote = sub.add_parser("promote", help="promote a validated version to production")

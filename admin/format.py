@@ -18,9 +18,16 @@ def table(rows: list[dict[str, Any]], columns: list[str] | None = None) -> str:
 
 
 def metrics_line(metrics: dict[str, float]) -> str:
-    """accuracy 0.881, f1 0.79, ..."""
-    names = ("accuracy", "precision", "recall", "f1", "roc_auc")
-    return ", ".join(f"{n} {metrics[n]:.4f}" for n in names if n in metrics)
+    """balanced_accuracy 0.861, accuracy 0.881, f1 0.79, ..."""
+    names = ("balanced_accuracy", "accuracy", "macro_f1", "precision", "recall", "f1",
+             "roc_auc")
+    line = ", ".join(f"{n} {metrics[n]:.4f}" for n in names if n in metrics)
+    if "recall_negative" in metrics:
+        line += (f"\n  recall negative {metrics['recall_negative']:.4f} / positive "
+                 f"{metrics['recall_positive']:.4f}; predicted positive "
+                 f"{metrics['predicted_positive_rate']:.1%} (actual "
+                 f"{metrics['actual_positive_rate']:.1%})")
+    return line
 
 
 def describe(command: str, result: Any) -> str:
@@ -39,8 +46,12 @@ def describe(command: str, result: Any) -> str:
                 f"held-out: {metrics_line(result['metrics'])}")
     if command == "validate":
         verdict = "PASSED" if result["passed"] else "FAILED"
-        lines = [f"version {result['version']}: {verdict}", metrics_line(result["metrics"])]
-        lines += [f"  - {r}" for r in result["reasons"]]
+        lines = [f"version {result['version']}: {verdict} (gate metric {result['gate_metric']})"]
+        for check in result["datasets"]:
+            lines.append(f"{check['dataset']} ({check['dataset_id']}): "
+                         f"{'passed' if check['passed'] else 'failed'}")
+            lines.append("  " + metrics_line(check["metrics"]))
+            lines += [f"  - {r}" for r in check["reasons"]]
         if result["promoted"]:
             lines.append(f"promoted: version {result['production_version']} is in production")
         return "\n".join(lines)

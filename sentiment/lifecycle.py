@@ -13,14 +13,36 @@ from sentiment.config import Settings, get_settings
 from sentiment.models import ProgressFn, StopFn
 from sentiment.serving import ModelServer
 
-KEY_METRICS = ("val_accuracy", "val_f1", "val_roc_auc", "training_time_s")
+KEY_METRICS = ("val_balanced_accuracy", "val_accuracy", "val_f1", "val_roc_auc",
+               "training_time_s")
 
 
 def bootstrap(settings: Settings | None = None, log: Any = print) -> dict[str, Any]:
-    """Ensure a production model exists (first start)."""
+    """First start, both stages: the baseline in production, then the challenger."""
     from sentiment.bootstrap import bootstrap as run_bootstrap
 
     return run_bootstrap(settings or get_settings(), log)
+
+
+def bootstrap_baseline(settings: Settings | None = None, log: Any = print) -> dict[str, Any]:
+    """First start, stage 1: ensure a production model exists (the balanced baseline)."""
+    from sentiment.bootstrap import bootstrap_baseline as run_stage
+
+    return run_stage(settings or get_settings(), log)
+
+
+def bootstrap_challenger(settings: Settings | None = None, log: Any = print) -> dict[str, Any]:
+    """First start, stage 2: the challenger, promoted only if it beats production."""
+    from sentiment.bootstrap import bootstrap_challenger as run_stage
+
+    return run_stage(settings or get_settings(), log)
+
+
+def challenger_status(settings: Settings | None = None) -> dict[str, Any] | None:
+    """Stage 2's progress or outcome, or None when it never ran on this home."""
+    from sentiment import challenger
+
+    return challenger.status(settings or get_settings())
 
 
 def ingest(path: str, role: str, settings: Settings | None = None) -> dict[str, Any]:
@@ -56,6 +78,23 @@ def validate(version: str, dataset_id: str, min_accuracy: float | None = None,
                             settings or get_settings())
 
 
+def validation_images(result: dict[str, Any], settings: Settings | None = None
+                      ) -> list[tuple[str, str]]:
+    """The figures each validation run of ``result`` logged, as (local path, caption)."""
+    import tempfile
+    from pathlib import Path
+
+    settings = settings or get_settings()
+    images = []
+    for check in result.get("datasets", []):
+        run_id = check["validation_run_id"]
+        folder = Path(tempfile.gettempdir()) / "sentiment-reports" / run_id
+        for name in check.get("figures", []):
+            path = registry.download_artifact(run_id, name, folder, settings)
+            images.append((str(path), f"{check['dataset']}: {name.removesuffix('.png')}"))
+    return images
+
+
 def promote(version: str, force: bool = False, actor: str = "",
             settings: Settings | None = None) -> dict[str, Any]:
     """Promote a version to production."""
@@ -71,16 +110,35 @@ def rollback(settings: Settings | None = None) -> dict[str, Any]:
     return run_rollback(settings or get_settings())
 
 
+def _pending_row(settings: Settings) -> list[dict[str, Any]]:
+    """The first-start challenger while it trains: a row above the registered versions."""
+    state = challenger_status(settings)
+    if not state or state.get("status") not in ("training", "validating", "interrupted"):
+        return []
+    return [{"version": state.get("version", ""), "production": False,
+             "model_type": state.get("model_type", ""),
+             "status": f"challenger: {state['status']}",
+             "progress": f"{float(state.get('progress') or 0):.0%} {state.get('message', '')}"}]
+
+
 def models_table(settings: Settings | None = None) -> list[dict[str, Any]]:
-    """Model versions with type, status, key metrics, datasets and the production flag."""
+    """Model versions with type, status, key metrics, datasets and the production flag.
+
+    While the first-start challenger trains, its progress is the first row.
+    """
     settings = settings or get_settings()
     production = registry.production_version(settings)
-    rows = []
+    pending = _pending_row(settings)
+    rows = [] if pending and pending[0]["version"] else pending
     for info in registry.list_versions(settings):
         tags, metrics = info["tags"], info["metrics"]
+        mine = pending and pending[0]["version"] == info["version"]
         rows.append({
             "version": info["version"], "production": info["version"] == production,
             "model_type": tags.get("model_type", ""), "status": tags.get("status", ""),
+            "progress": pending[0]["progress"] if mine else "",
+            "validation_metric": tags.get("validation_metric", ""),
+            "validation_score": tags.get("validation_score", ""),
             "validation_accuracy": tags.get("validation_accuracy", ""),
             **{k: round(metrics[k], 4) if k in metrics else None for k in KEY_METRICS},
             "training_dataset": tags.get("training_dataset", ""),

@@ -101,6 +101,15 @@ def log_figure(run_id: str, figure: Any, name: str, settings: Settings) -> None:
     plt.close(figure)
 
 
+def download_artifact(run_id: str, name: str, destination: Path, settings: Settings) -> Path:
+    """Download one artifact of a run into ``destination`` (kept when already there)."""
+    target = destination / name
+    if not target.is_file():
+        destination.mkdir(parents=True, exist_ok=True)
+        client(settings).download_artifacts(run_id, name, str(destination))
+    return target
+
+
 def log_dict(run_id: str, data: dict[str, Any], name: str, settings: Settings) -> None:
     """Store a JSON artifact."""
     client(settings).log_dict(run_id, data, name)
@@ -179,6 +188,20 @@ def find_dataset(tag: str, value: str, settings: Settings) -> str | None:
         if info["tags"].get(tag) == value:
             return info["dataset_id"]
     return None
+
+
+def terminate_stale_runs(settings: Settings, experiment: str, tag: str, value: str,
+                         reason: str) -> list[str]:
+    """End as KILLED the runs of ``experiment`` tagged ``tag=value`` still marked RUNNING
+    (their process died); record why in the tag ``end_reason``. Returns their ids."""
+    mlc = client(settings)
+    runs = mlc.search_runs([experiment_id(settings, experiment)],
+                           filter_string=f"tags.{tag} = '{value}' and "
+                                         "attributes.status = 'RUNNING'", max_results=100)
+    for stale in runs:
+        mlc.set_tag(stale.info.run_id, "end_reason", reason)
+        mlc.set_terminated(stale.info.run_id, status="KILLED")
+    return [r.info.run_id for r in runs]
 
 
 # ---- models ---------------------------------------------------------------------------

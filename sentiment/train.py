@@ -18,9 +18,10 @@ import numpy as np
 from sentiment import registry
 from sentiment.config import Settings, get_settings
 from sentiment.errors import InvalidInputError, RefusedError
-from sentiment.evaluate import compute_metrics, confusion_figure
+from sentiment.evaluate import compute_metrics
 from sentiment.models import ProgressFn, StopFn, check_stop, coerce_params, get_model_type
 from sentiment.pyfunc_model import write_meta
+from sentiment.reports import confusion_figure
 
 HOLDOUT = 0.1
 SEED = 42
@@ -58,8 +59,12 @@ def _base_predictor(model_type: Any, base_version: str, settings: Settings,
 
 def train(model_type: str, dataset_id: str, base_version: str | int | None = None,
           params: Mapping[str, Any] | None = None, progress: ProgressFn | None = None,
-          should_stop: StopFn | None = None, settings: Settings | None = None) -> dict[str, Any]:
-    """Train ``model_type`` on a training dataset and register it as ``à valider``."""
+          should_stop: StopFn | None = None, settings: Settings | None = None,
+          extra_tags: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Train ``model_type`` on a training dataset and register it as ``à valider``.
+
+    ``extra_tags`` go on the run and on the version (the bootstrap marks its own).
+    """
     settings = settings or get_settings()
     progress, should_stop = progress or _no_progress, should_stop or _never
     kind = get_model_type(model_type)
@@ -72,7 +77,8 @@ def train(model_type: str, dataset_id: str, base_version: str | int | None = Non
     base = str(base_version).strip() if base_version not in (None, "") else None
     with tempfile.TemporaryDirectory() as tmp:
         predictor = None
-        tags = {"model_type": kind.name, "training_dataset": dataset["dataset_id"]}
+        tags = {"model_type": kind.name, "training_dataset": dataset["dataset_id"],
+                **(extra_tags or {})}
         if base:
             predictor, base_info = _base_predictor(kind, base, settings, Path(tmp))
             tags.update({"base_version": base, "mlflow.parentRunId": base_info["run_id"] or ""})

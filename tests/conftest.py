@@ -16,7 +16,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 TELEMETRY_OFF = {"GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1",
-                 "HF_HUB_DISABLE_TELEMETRY": "1", "MLFLOW_DISABLE_TELEMETRY": "true"}
+                 "HF_HUB_DISABLE_TELEMETRY": "1", "MLFLOW_DISABLE_TELEMETRY": "true",
+                 # The first-start MiniLM challenger takes minutes: tests that want it
+                 # (test_bootstrap.py) turn it on with a tiny recipe.
+                 "SENTIMENT_BOOTSTRAP_CHALLENGER": "none"}
 for _key, _value in TELEMETRY_OFF.items():
     os.environ[_key] = _value
 
@@ -36,7 +39,8 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("SENTIMENT_HOME", str(path))
     for key in ("MLFLOW_TRACKING_URI", "SENTIMENT_ADMIN_PASSWORD", "SENTIMENT_VIEWERS",
                 "SENTIMENT_MODEL_NAME", "SENTIMENT_MIN_ACCURACY", "SENTIMENT_SMTP_HOST",
-                "SENTIMENT_ALERT_WEBHOOK", "SENTIMENT_ALERT_TO"):
+                "SENTIMENT_ALERT_WEBHOOK", "SENTIMENT_ALERT_TO", "SENTIMENT_GATE_METRIC",
+                "SENTIMENT_BOOTSTRAP_CHALLENGER_PARAMS"):
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("SENTIMENT_RELOAD_CHECK_SECONDS", "0.2")
     for key, value in TELEMETRY_OFF.items():

@@ -101,6 +101,51 @@ MODEL_TYPES: dict[str, str] = {
 }
 
 
+CLASS_WEIGHT = HyperParam(
+    "class_weight", "balanced", "balanced: weight each class by the inverse of its share, so a "
+    "skewed dataset does not teach the model to answer the majority class; none: plain",
+    choices=("balanced", "none"))
+
+
+def class_weights(labels: np.ndarray, mode: str) -> dict[int, float]:
+    """Per-class training weights: n / (2 * n_class) when ``mode`` is balanced, else 1."""
+    labels = np.asarray(labels).astype(int)
+    counts = np.bincount(labels, minlength=2)
+    if mode != "balanced" or counts.min() == 0:
+        return {0: 1.0, 1: 1.0}
+    return {c: float(len(labels) / (2.0 * counts[c])) for c in (0, 1)}
+
+
+def sample_weights(labels: np.ndarray, mode: str) -> np.ndarray:
+    """One weight per row from :func:`class_weights` (float32, for Keras)."""
+    weights = class_weights(labels, mode)
+    labels = np.asarray(labels).astype(int)
+    return np.where(labels == 1, weights[1], weights[0]).astype("float32")
+
+
+def subsample(texts: list[str], labels: np.ndarray, max_rows: int,
+              seed: int = 42) -> tuple[list[str], np.ndarray]:
+    """A stratified random sample of at most ``max_rows`` rows (all rows when 0)."""
+    labels = np.asarray(labels)
+    if not max_rows or len(texts) <= max_rows:
+        return list(texts), labels
+    from sklearn.model_selection import train_test_split
+
+    keep, _ = train_test_split(np.arange(len(texts)), train_size=int(max_rows),
+                               random_state=seed, stratify=labels)
+    keep = np.sort(keep)
+    return [texts[i] for i in keep], labels[keep]
+
+
+def balanced_accuracy(labels: np.ndarray, proba: np.ndarray) -> float:
+    """Mean of the per-class recalls at the 0.5 threshold (early stopping, gate)."""
+    labels = np.asarray(labels).astype(int)
+    predicted = np.asarray(proba).reshape(-1) >= 0.5
+    recalls = [float((predicted[labels == c] == bool(c)).mean()) for c in (0, 1)
+               if (labels == c).any()]
+    return float(np.mean(recalls)) if recalls else float("nan")
+
+
 def available_types() -> list[str]:
     """Names of the model types whose module is present."""
     return [name for name, module in MODEL_TYPES.items() if importlib.util.find_spec(module)]

@@ -3,7 +3,8 @@
 ``TextVectorization`` sits inside the model (vocabulary learnt from the training data),
 then an embedding, a bidirectional LSTM, max pooling over time and a sigmoid head.
 Texts are normalised with :mod:`sentiment.preprocess` first, in training and serving
-alike. Early stopping watches the held-out split. Warm start continues from the base
+alike. Classes are weighted to balance by default, and early stopping watches the
+held-out accuracy weighted the same way (the balanced accuracy). Warm start continues from the base
 version's weights and keeps its vocabulary.
 """
 
@@ -16,7 +17,17 @@ from typing import Any
 
 import numpy as np
 
-from sentiment.models import FitResult, HyperParam, Predictor, ProgressFn, StopFn, check_stop
+from sentiment.models import (
+    CLASS_WEIGHT,
+    FitResult,
+    HyperParam,
+    Predictor,
+    ProgressFn,
+    StopFn,
+    check_stop,
+    class_weights,
+    sample_weights,
+)
 from sentiment.models.keras_common import (
     history_rows,
     keras,
@@ -125,6 +136,7 @@ class BiLSTM:
         HyperParam("units", 64, "LSTM units per direction", 4, 512),
         HyperParam("dropout", 0.5, "Dropout rate", 0.0, 0.8),
         HyperParam("patience", 1, "Early-stopping patience (epochs)", 0, 10),
+        CLASS_WEIGHT,
     )
 
     def fit(self, texts: list[str], labels: np.ndarray, val_texts: list[str],
@@ -140,7 +152,7 @@ class BiLSTM:
         # Warm start: the base model itself (same vocabulary), trained further.
         model = base.model if isinstance(base, BiLSTMPredictor) else build(params, train_x)
         model.compile(optimizer=k.optimizers.Adam(float(params["learning_rate"])),
-                      loss="binary_crossentropy", metrics=["accuracy"])
+                      loss="binary_crossentropy", weighted_metrics=["accuracy"])
         batch = int(params["batch_size"])
         epochs = int(params["epochs"])
         callbacks = [
@@ -148,9 +160,12 @@ class BiLSTM:
                                       restore_best_weights=True, mode="max"),
             progress_callback(epochs, -(-len(train_x) // batch), progress, should_stop),
         ]
+        weighting = str(params["class_weight"])
         history = model.fit(tf.constant(train_x), np.asarray(labels, dtype="float32"),
+                            class_weight=class_weights(labels, weighting),
                             validation_data=(tf.constant(val_x),
-                                             np.asarray(val_labels, dtype="float32")),
+                                             np.asarray(val_labels, dtype="float32"),
+                                             sample_weights(val_labels, weighting)),
                             epochs=epochs, batch_size=batch, callbacks=callbacks, verbose=0)
         check_stop(should_stop)
         return FitResult(BiLSTMPredictor(model, dict(params)), history_rows(history.history))

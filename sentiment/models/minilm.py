@@ -17,7 +17,19 @@ from typing import Any
 
 import numpy as np
 
-from sentiment.models import FitResult, HyperParam, Predictor, ProgressFn, StopFn, check_stop
+from sentiment.models import (
+    CLASS_WEIGHT,
+    FitResult,
+    HyperParam,
+    Predictor,
+    ProgressFn,
+    StopFn,
+    balanced_accuracy,
+    check_stop,
+    class_weights,
+    sample_weights,
+    subsample,
+)
 from sentiment.models.keras_common import keras, length_batches, scatter
 from sentiment.models.minilm_encoder import (
     build_classifier,
@@ -90,18 +102,25 @@ def _fresh(params: Mapping[str, Any], base: MiniLMPredictor | None) -> MiniLMPre
 
 
 def _fit_head(predictor: MiniLMPredictor, train_x: np.ndarray, labels: np.ndarray,
-              val_x: np.ndarray, val_labels: np.ndarray, epochs: int) -> list[dict[str, float]]:
-    """Train the head alone on frozen embeddings (a logistic regression in Keras)."""
+              val_x: np.ndarray, val_labels: np.ndarray, epochs: int,
+              weighting: str) -> list[dict[str, float]]:
+    """Train the head alone on frozen embeddings (a logistic regression in Keras).
+
+    With balanced weighting, the held-out accuracy that early stopping watches is
+    weighted too, which makes it the balanced accuracy.
+    """
     k = keras()
     head = predictor.model.get_layer("head")
     inputs = k.Input((train_x.shape[1],))
     probe = k.Model(inputs, head(inputs))
     probe.compile(optimizer=k.optimizers.Adam(3e-3), loss="binary_crossentropy",
-                  metrics=["accuracy"])
+                  weighted_metrics=["accuracy"])
     stop = k.callbacks.EarlyStopping(monitor="val_accuracy", patience=5, mode="max",
                                      restore_best_weights=True)
     history = probe.fit(train_x, labels.astype("float32"), batch_size=128, epochs=epochs,
-                        validation_data=(val_x, val_labels.astype("float32")),
+                        class_weight=class_weights(labels, weighting),
+                        validation_data=(val_x, val_labels.astype("float32"),
+                                         sample_weights(val_labels, weighting)),
                         callbacks=[stop], verbose=0).history
     return [{f"head_{key}": float(v[i]) for key, v in history.items()}
             for i in range(len(history["loss"]))]
@@ -129,7 +148,11 @@ def warmup_then_decay(peak: float, total_steps: int, warmup: float = 0.1) -> Any
 def _finetune(predictor: MiniLMPredictor, texts: list[str], labels: np.ndarray,
               val_texts: list[str], val_labels: np.ndarray, params: Mapping[str, Any],
               progress: ProgressFn, should_stop: StopFn) -> list[dict[str, float]]:
-    """Fine-tune the top blocks and the head end to end; keep the best epoch's weights."""
+    """Fine-tune the top blocks and the head end to end; keep the best epoch's weights.
+
+    The loss is weighted per class (``class_weight``) and the best epoch is the one with
+    the highest balanced accuracy on the held-out split.
+    """
     import tensorflow as tf
 
     k, model = keras(), predictor.model
@@ -144,12 +167,13 @@ def _finetune(predictor: MiniLMPredictor, texts: list[str], labels: np.ndarray,
     optimizer = k.optimizers.AdamW(warmup_then_decay(float(params["learning_rate"]), total),
                                    weight_decay=0.01)
     loss_fn = k.losses.BinaryCrossentropy()
-    spec = [tf.TensorSpec([None, None], tf.int32)] * 2 + [tf.TensorSpec([None], tf.float32)]
+    weights = sample_weights(labels, str(params["class_weight"]))
+    spec = [tf.TensorSpec([None, None], tf.int32)] * 2 + [tf.TensorSpec([None], tf.float32)] * 2
 
     @tf.function(input_signature=spec)
-    def step(ids: Any, mask: Any, y: Any) -> Any:
+    def step(ids: Any, mask: Any, y: Any, w: Any) -> Any:
         with tf.GradientTape() as tape:
-            loss = loss_fn(y[:, None], model([ids, mask], training=True))
+            loss = loss_fn(y[:, None], model([ids, mask], training=True), sample_weight=w)
         grads = tape.gradient(loss, model.trainable_variables)
         optimizer.apply(grads, model.trainable_variables)
         return loss
@@ -162,14 +186,18 @@ def _finetune(predictor: MiniLMPredictor, texts: list[str], labels: np.ndarray,
         for n, idx in enumerate(batches):
             check_stop(should_stop)
             ids, mask = pad([sequences[i] for i in idx])
-            losses.append(float(step(ids, mask, labels[idx].astype("float32"))))
+            losses.append(float(step(ids, mask, labels[idx].astype("float32"), weights[idx])))
             if n % 10 == 0:
                 progress(0.3 + 0.7 * (epoch + n / len(batches)) / epochs,
                          f"fine-tuning epoch {epoch + 1}/{epochs}, batch {n}/{len(batches)}")
-        accuracy = float(((predictor.predict_proba(val_texts) >= 0.5) == val_labels).mean())
-        history.append({"loss": float(np.mean(losses)), "val_accuracy": accuracy})
-        if accuracy > best:
-            best, best_weights, waited = accuracy, model.get_weights(), 0
+        proba = predictor.predict_proba(val_texts)
+        accuracy = float(((proba >= 0.5) == val_labels).mean())
+        balanced = balanced_accuracy(val_labels, proba)
+        history.append({"loss": float(np.mean(losses)), "val_accuracy": accuracy,
+                        "val_balanced_accuracy": balanced})
+        score = balanced if params["class_weight"] == "balanced" else accuracy
+        if score > best:
+            best, best_weights, waited = score, model.get_weights(), 0
         else:
             waited += 1
             if waited > int(params["patience"]):
@@ -197,13 +225,17 @@ class MiniLM:
         HyperParam("head_epochs", 30, "Epochs of the head on frozen embeddings", 1, 500),
         HyperParam("dropout", 0.1, "Dropout before the head", 0.0, 0.8),
         HyperParam("patience", 1, "Early-stopping patience (epochs)", 0, 10),
+        HyperParam("max_rows", 0, "Train on a stratified sample of at most this many rows "
+                   "(0: all); bounds the training time on a CPU", 0, 10_000_000),
+        CLASS_WEIGHT,
     )
 
     def fit(self, texts: list[str], labels: np.ndarray, val_texts: list[str],
             val_labels: np.ndarray, params: Mapping[str, Any], base: Predictor | None,
             progress: ProgressFn, should_stop: StopFn) -> FitResult:
         keras().utils.set_random_seed(42)
-        labels, val_labels = np.asarray(labels), np.asarray(val_labels)
+        texts, labels = subsample(texts, labels, int(params["max_rows"]))
+        val_labels = np.asarray(val_labels)
         predictor = _fresh(params, base if isinstance(base, MiniLMPredictor) else None)
         progress(0.02, "embedding the training texts with the frozen encoder")
         check_stop(should_stop)
@@ -212,7 +244,7 @@ class MiniLM:
         val_x = predictor.embed(val_texts)
         progress(0.25, "training the head")
         history = _fit_head(predictor, train_x, labels, val_x, val_labels,
-                            int(params["head_epochs"]))
+                            int(params["head_epochs"]), str(params["class_weight"]))
         check_stop(should_stop)
         if params["mode"] == "finetune":
             history += _finetune(predictor, texts, labels, val_texts, val_labels, params,

@@ -1,8 +1,12 @@
 """The baseline: word and character n-gram TF-IDF plus logistic regression.
 
-One scikit-learn pipeline (normalise -> word + char TF-IDF -> logistic regression) that
-trains in seconds on a laptop. Warm start refits on the new data with the base
-version's vocabulary kept, and starts the solver from the base version's weights.
+One scikit-learn pipeline (normalise -> word + char TF-IDF + lexicon features ->
+logistic regression) that trains in seconds on a laptop. By default the classes are
+weighted to balance (a skewed corpus must not teach "always negative") and the VADER
+lexicon adds general knowledge of sentiment words (:mod:`sentiment.lexicon`), which is
+what carries the model beyond the vocabulary of its training data. Warm start refits on
+the new data with the base version's vocabulary kept, and starts the solver from the
+base version's weights.
 """
 
 from __future__ import annotations
@@ -21,7 +25,16 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from sentiment.features import CharNgramTfidf
-from sentiment.models import FitResult, HyperParam, Predictor, ProgressFn, StopFn, check_stop
+from sentiment.lexicon import LexiconFeatures, word_examples
+from sentiment.models import (
+    CLASS_WEIGHT,
+    FitResult,
+    HyperParam,
+    Predictor,
+    ProgressFn,
+    StopFn,
+    check_stop,
+)
 from sentiment.preprocess import TOKEN_PATTERN, normalize_many
 
 FILE = "pipeline.joblib"
@@ -52,19 +65,23 @@ class TfidfPredictor:
 
 def build_pipeline(params: Mapping[str, Any]) -> Pipeline:
     """The untrained pipeline for the given hyperparameters."""
-    features = FeatureUnion([
+    parts = [
         ("word", TfidfVectorizer(token_pattern=TOKEN_PATTERN, lowercase=False, sublinear_tf=True,
                                  ngram_range=(1, int(params["word_ngram_max"])),
                                  min_df=int(params["min_df"]), max_features=200_000,
                                  dtype=np.float32)),
         ("char", CharNgramTfidf(ngram_range=(2, int(params["char_ngram_max"])))),
-    ])
+    ]
+    if params["lexicon"] == "vader":
+        parts.append(("lexicon", LexiconFeatures()))
+    features = FeatureUnion(parts)
+    weighting = "balanced" if params["class_weight"] == "balanced" else None
     return Pipeline([
         ("normalize", FunctionTransformer(normalize_many)),
         ("features", features),
         ("clf", LogisticRegression(C=float(params["C"]), max_iter=int(params["max_iter"]),
                                    solver="liblinear",
-                                   class_weight=params["class_weight"] or None)),
+                                   class_weight=weighting)),
     ])
 
 
@@ -82,7 +99,11 @@ class TfidfLogreg:
         HyperParam("char_ngram_max", 5, "Longest character n-gram", 2, 6),
         HyperParam("min_df", 2, "Ignore n-grams seen in fewer documents", 1, 100),
         HyperParam("max_iter", 200, "Solver iterations", 10, 5000),
-        HyperParam("class_weight", "", "'balanced' to reweight classes", choices=("", "balanced")),
+        CLASS_WEIGHT,
+        HyperParam("lexicon", "vader", "vader: add the VADER lexicon (7,500 words rated by "
+                   "people) as features and as one-word training examples, so sentiment "
+                   "words missing from the training data still count; none: data only",
+                   choices=("vader", "none")),
     )
 
     def fit(self, texts: list[str], labels: np.ndarray, val_texts: list[str],
@@ -90,6 +111,10 @@ class TfidfLogreg:
             progress: ProgressFn, should_stop: StopFn) -> FitResult:
         progress(0.1, "vectorising")
         pipeline = build_pipeline(params)
+        texts, labels = list(texts), np.asarray(labels)
+        if params["lexicon"] == "vader":
+            words, polarity = word_examples()
+            texts, labels = texts + words, np.concatenate([labels, polarity])
         if isinstance(base, TfidfPredictor):
             # Warm start: keep the base vocabulary, so the base weights stay meaningful.
             pipeline.steps[1] = ("features", base.pipeline.named_steps["features"])
@@ -105,7 +130,7 @@ class TfidfLogreg:
         else:
             check_stop(should_stop)
             progress(0.3, "fitting")
-            pipeline.fit(list(texts), labels)
+            pipeline.fit(texts, labels)
         progress(1.0, "done")
         return FitResult(TfidfPredictor(pipeline), [])
 
