@@ -73,6 +73,15 @@ def word_examples() -> tuple[list[str], np.ndarray]:
     return [w for w, _ in items], np.array([int(v > 0) for _, v in items], dtype=int)
 
 
+def with_word_examples(texts: list[str], labels: np.ndarray, mode: str
+                       ) -> tuple[list[str], np.ndarray]:
+    """The training rows, plus the lexicon's one-word examples when ``mode`` is vader."""
+    if mode != "vader":
+        return list(texts), np.asarray(labels)
+    words, polarity = word_examples()
+    return list(texts) + words, np.concatenate([np.asarray(labels).astype(int), polarity])
+
+
 class LexiconFeatures(BaseEstimator, TransformerMixin):
     """Positive valence, negative valence and tanh(total) of each (normalised) text."""
 

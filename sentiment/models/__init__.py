@@ -107,6 +107,13 @@ CLASS_WEIGHT = HyperParam(
     choices=("balanced", "none"))
 
 
+LEXICON = HyperParam(
+    "lexicon", "vader", "vader: also learn from the VADER lexicon's clearly positive and "
+    "negative words (about 5,600 words rated by people) as one-word examples, so sentiment "
+    "words missing from the training data still count; none: the data only",
+    choices=("vader", "none"))
+
+
 def class_weights(labels: np.ndarray, mode: str) -> dict[int, float]:
     """Per-class training weights: n / (2 * n_class) when ``mode`` is balanced, else 1."""
     labels = np.asarray(labels).astype(int)

@@ -19,6 +19,7 @@ import numpy as np
 
 from sentiment.models import (
     CLASS_WEIGHT,
+    LEXICON,
     FitResult,
     HyperParam,
     Predictor,
@@ -137,6 +138,7 @@ class BiLSTM:
         HyperParam("dropout", 0.5, "Dropout rate", 0.0, 0.8),
         HyperParam("patience", 1, "Early-stopping patience (epochs)", 0, 10),
         CLASS_WEIGHT,
+        LEXICON,
     )
 
     def fit(self, texts: list[str], labels: np.ndarray, val_texts: list[str],
@@ -147,6 +149,9 @@ class BiLSTM:
         k = keras()
         k.utils.set_random_seed(42)
         progress(0.0, "building the vocabulary")
+        from sentiment.lexicon import with_word_examples  # training only (scikit-learn)
+
+        texts, labels = with_word_examples(texts, labels, str(params["lexicon"]))
         train_x, val_x = normalize_many(texts), normalize_many(val_texts)
         check_stop(should_stop)
         # Warm start: the base model itself (same vocabulary), trained further.

@@ -19,6 +19,7 @@ import numpy as np
 
 from sentiment.models import (
     CLASS_WEIGHT,
+    LEXICON,
     FitResult,
     HyperParam,
     Predictor,
@@ -228,6 +229,7 @@ class MiniLM:
         HyperParam("max_rows", 0, "Train on a stratified sample of at most this many rows "
                    "(0: all); bounds the training time on a CPU", 0, 10_000_000),
         CLASS_WEIGHT,
+        LEXICON,
     )
 
     def fit(self, texts: list[str], labels: np.ndarray, val_texts: list[str],
@@ -235,6 +237,9 @@ class MiniLM:
             progress: ProgressFn, should_stop: StopFn) -> FitResult:
         keras().utils.set_random_seed(42)
         texts, labels = subsample(texts, labels, int(params["max_rows"]))
+        from sentiment.lexicon import with_word_examples  # training only (scikit-learn)
+
+        texts, labels = with_word_examples(texts, labels, str(params["lexicon"]))
         val_labels = np.asarray(val_labels)
         predictor = _fresh(params, base if isinstance(base, MiniLMPredictor) else None)
         progress(0.02, "embedding the training texts with the frozen encoder")

@@ -25,9 +25,10 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from sentiment.features import CharNgramTfidf
-from sentiment.lexicon import LexiconFeatures, word_examples
+from sentiment.lexicon import LexiconFeatures, with_word_examples
 from sentiment.models import (
     CLASS_WEIGHT,
+    LEXICON,
     FitResult,
     HyperParam,
     Predictor,
@@ -72,7 +73,7 @@ def build_pipeline(params: Mapping[str, Any]) -> Pipeline:
                                  dtype=np.float32)),
         ("char", CharNgramTfidf(ngram_range=(2, int(params["char_ngram_max"])))),
     ]
-    if params["lexicon"] == "vader":
+    if params["lexicon"] == "vader":  # and the lexicon's valence sums as features
         parts.append(("lexicon", LexiconFeatures()))
     features = FeatureUnion(parts)
     weighting = "balanced" if params["class_weight"] == "balanced" else None
@@ -100,10 +101,7 @@ class TfidfLogreg:
         HyperParam("min_df", 2, "Ignore n-grams seen in fewer documents", 1, 100),
         HyperParam("max_iter", 200, "Solver iterations", 10, 5000),
         CLASS_WEIGHT,
-        HyperParam("lexicon", "vader", "vader: add the VADER lexicon (7,500 words rated by "
-                   "people) as features and as one-word training examples, so sentiment "
-                   "words missing from the training data still count; none: data only",
-                   choices=("vader", "none")),
+        LEXICON,
     )
 
     def fit(self, texts: list[str], labels: np.ndarray, val_texts: list[str],
@@ -111,10 +109,7 @@ class TfidfLogreg:
             progress: ProgressFn, should_stop: StopFn) -> FitResult:
         progress(0.1, "vectorising")
         pipeline = build_pipeline(params)
-        texts, labels = list(texts), np.asarray(labels)
-        if params["lexicon"] == "vader":
-            words, polarity = word_examples()
-            texts, labels = texts + words, np.concatenate([labels, polarity])
+        texts, labels = with_word_examples(texts, labels, params["lexicon"])
         if isinstance(base, TfidfPredictor):
             # Warm start: keep the base vocabulary, so the base weights stay meaningful.
             pipeline.steps[1] = ("features", base.pipeline.named_steps["features"])
