@@ -152,7 +152,9 @@ def drift(settings: Settings | None = None, window: int = 500) -> dict[str, Any]
 def _baseline(version: str, settings: Settings) -> dict[str, float]:
     """Positive rate, mean confidence and text length of the model on its validation data."""
     info = registry.get_version(version, settings)
-    dataset_id = info["tags"].get("validation_dataset") or info["tags"].get("training_dataset")
+    # Validated on several datasets: the first one (ids are comma-separated).
+    dataset_id = (info["tags"].get("validation_dataset") or
+                  info["tags"].get("training_dataset") or "").split(",")[0]
     key = (version, dataset_id or "")
     if key not in _baselines:
         frame, _ = registry.load_dataset(dataset_id, settings)
