@@ -8,9 +8,9 @@ count for nothing, and neutral words of the domain count as negative. The VADER 
 people know about words in general, in two ways:
 
 - :class:`LexiconFeatures`: per text, the summed positive and negative valence of its
-  lexicon words (a word right after a negator counts reversed and damped, as in VADER),
-  and a squashed total. Vectorised through a fixed-vocabulary count matrix, so it costs
-  one tokenisation pass.
+  lexicon words (a word right after a negator counts reversed and damped, as in VADER)
+  and their total, each squashed with tanh. Vectorised through a fixed-vocabulary count
+  matrix, so it costs one tokenisation pass.
 - :func:`word_examples`: the lexicon's clearly positive or negative words as one-word
   training rows, so the word n-gram weights of those words are learnt too.
 
@@ -83,7 +83,7 @@ def with_word_examples(texts: list[str], labels: np.ndarray, mode: str
 
 
 class LexiconFeatures(BaseEstimator, TransformerMixin):
-    """Positive valence, negative valence and tanh(total) of each (normalised) text."""
+    """tanh of the positive valence, the negative valence and the total of each text."""
 
     def fit(self, texts: list[str], labels: object = None) -> LexiconFeatures:
         vocabulary: dict[str, int] = {}
@@ -93,7 +93,8 @@ class LexiconFeatures(BaseEstimator, TransformerMixin):
             values.append(valence)
             for negator in NEGATORS:
                 vocabulary[f"{negator} {word}"] = len(values)
-                values.append(NEGATION_DAMPING * valence)
+                # The unigram counts too, so the pair nets to the damped reversal.
+                values.append((NEGATION_DAMPING - 1.0) * valence)
         self.vectorizer_ = CountVectorizer(vocabulary=vocabulary, ngram_range=(1, 2),
                                            token_pattern=TOKEN_PATTERN, lowercase=False,
                                            dtype=np.float32)
@@ -102,6 +103,8 @@ class LexiconFeatures(BaseEstimator, TransformerMixin):
         return self
 
     def transform(self, texts: list[str]) -> sp.csr_matrix:
+        # Every feature is squashed: a long text full of lexicon words stays inside the
+        # range seen in training (raw sums let the model extrapolate, with sign flips).
         polar = np.asarray(self.vectorizer_.transform(texts) @ self.weights_)
-        total = np.tanh(polar.sum(axis=1, keepdims=True))
-        return sp.csr_matrix(np.hstack([polar, total]).astype(np.float32))
+        features = np.tanh(np.hstack([polar, polar.sum(axis=1, keepdims=True)]))
+        return sp.csr_matrix(features.astype(np.float32))

@@ -66,9 +66,11 @@ def test_whole_lifecycle_over_the_api(client: Client) -> None:
     with pytest.raises(AppError, match="not passed validation"):
         client.predict(version=version, force=False, api_name="/promote")
 
-    checked = client.predict(version=version, dataset_id=val["dataset_id"], min_accuracy=0.75,
-                             auto_promote=False, api_name="/validate")
+    checked = client.predict(version=version, dataset_id=[val["dataset_id"]], min_accuracy=0.75,
+                             auto_promote=False, api_name="/validate")  # a list of ids
     assert checked["passed"], checked["reasons"]
+    assert checked["gate_metric"] == "balanced_accuracy"
+    assert [c["dataset_id"] for c in checked["datasets"]] == [val["dataset_id"]]
     assert checked["production_version"] == "1" and checked["production_metrics"]
     promoted = client.predict(version=version, force=False, api_name="/promote")
     assert promoted["production_version"] == version
@@ -78,6 +80,7 @@ def test_whole_lifecycle_over_the_api(client: Client) -> None:
     models = client.predict(api_name="/models")
     production = [row for row in models["data"] if row[1] is True]
     assert [row[0] for row in production] == [version]
+    assert {"progress", "validation_metric", "validation_score"} <= set(models["headers"])
 
     rolled = client.predict(api_name="/rollback")
     assert rolled["production_version"] == "1"

@@ -122,8 +122,10 @@ def test_killed_during_stage_two_restarts_cleanly(home, monkeypatch: pytest.Monk
     assert len(running) == 1  # the killed process could not end its run
 
     monkeypatch.setenv("SENTIMENT_BOOTSTRAP_CHALLENGER", "minilm")
+    monkeypatch.setenv("SENTIMENT_BOOTSTRAP_CHALLENGER_PARAMS", json.dumps(TINY))
+    settings = get_settings()
     outcome = lifecycle.bootstrap_challenger(settings, log=quiet)
-    assert outcome["challenger_version"] == "2"
+    assert outcome["challenger_version"] == "2", outcome
     killed = client.get_run(running[0].info.run_id)
     assert killed.info.status == "KILLED" and "interrupted" in killed.data.tags["end_reason"]
     left = client.search_runs([registry.experiment_id(settings, "training")],
