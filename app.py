@@ -273,7 +273,7 @@ def cancel_training(request: gr.Request = None) -> str:
 
 def confusion_plot(result: dict | None) -> Any:
     """Confusion matrix of a training or validation result."""
-    from sentiment.evaluate import confusion_figure
+    from sentiment.reports import confusion_figure
 
     metrics = (result or {}).get("metrics")
     if not metrics or "tn" not in metrics:
@@ -331,9 +331,9 @@ def validation_gallery(result: dict | None) -> list[tuple[str, str]]:
         raise _user_error(exc) from exc
 
 
-def challenger_line() -> str:
+def challenger_line(state: dict | None = None) -> str:
     """One line on the first-start challenger (stage 2), for the Models tab."""
-    state = lifecycle.challenger_status(SETTINGS)
+    state = state or lifecycle.challenger_status(SETTINGS)
     if SETTINGS.bootstrap_challenger == "none" and not state:
         return "First-start challenger: off (`SENTIMENT_BOOTSTRAP_CHALLENGER=none`)."
     if not state:
@@ -350,7 +350,7 @@ def models_tick(last_status: str | None) -> tuple[Any, Any, str]:
     now = f"{state.get('status')}:{state.get('version', '')}"
     busy = state.get("status") in ("training", "validating")
     table = models() if busy or now != last_status else gr.skip()
-    return challenger_line(), table, now
+    return challenger_line(state), table, now
 
 
 def promote(version: str, force: bool = False, request: gr.Request = None) -> dict:
@@ -575,7 +575,7 @@ with gr.Blocks(title="Tweet sentiment") as demo:
     demo.load(refresh_choices, None, pickers, **PRIVATE)
     demo.load(refresh_datasets, None, datasets_table, **PRIVATE)
     demo.load(refresh_models, None, models_table, **PRIVATE)
-    demo.load(challenger_line, None, challenger_md, **PRIVATE)
+    demo.load(lambda: challenger_line(), None, challenger_md, **PRIVATE)
     models_timer.tick(models_tick, challenger_seen, [challenger_md, models_table,
                                                      challenger_seen], **PRIVATE)
 

@@ -18,10 +18,7 @@ import numpy as np
 from sentiment import registry
 from sentiment.config import Settings, get_settings
 from sentiment.errors import InvalidInputError
-from sentiment.reports import confusion_figure, validation_figures
-
-__all__ = ["compute_metrics", "confusion_figure", "validate_version", "verdict"]
-METRICS = ("accuracy", "balanced_accuracy", "precision", "recall", "f1", "macro_f1", "roc_auc")
+from sentiment.reports import validation_figures
 
 
 def compute_metrics(labels: np.ndarray, proba: np.ndarray) -> dict[str, float]:

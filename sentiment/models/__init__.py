@@ -144,15 +144,6 @@ def subsample(texts: list[str], labels: np.ndarray, max_rows: int,
     return [texts[i] for i in keep], labels[keep]
 
 
-def balanced_accuracy(labels: np.ndarray, proba: np.ndarray) -> float:
-    """Mean of the per-class recalls at the 0.5 threshold (early stopping, gate)."""
-    labels = np.asarray(labels).astype(int)
-    predicted = np.asarray(proba).reshape(-1) >= 0.5
-    recalls = [float((predicted[labels == c] == bool(c)).mean()) for c in (0, 1)
-               if (labels == c).any()]
-    return float(np.mean(recalls)) if recalls else float("nan")
-
-
 def available_types() -> list[str]:
     """Names of the model types whose module is present."""
     return [name for name, module in MODEL_TYPES.items() if importlib.util.find_spec(module)]

@@ -4,8 +4,8 @@
 then an embedding, a bidirectional LSTM, max pooling over time and a sigmoid head.
 Texts are normalised with :mod:`sentiment.preprocess` first, in training and serving
 alike. Classes are weighted to balance by default, and early stopping watches the
-held-out accuracy weighted the same way (the balanced accuracy). Warm start continues from the base
-version's weights and keeps its vocabulary.
+held-out accuracy weighted the same way (the balanced accuracy). Warm start continues
+from the base version's weights and keeps its vocabulary.
 """
 
 from __future__ import annotations

@@ -25,7 +25,6 @@ from sentiment.models import (
     Predictor,
     ProgressFn,
     StopFn,
-    balanced_accuracy,
     check_stop,
     class_weights,
     sample_weights,
@@ -155,6 +154,7 @@ def _finetune(predictor: MiniLMPredictor, texts: list[str], labels: np.ndarray,
     the highest balanced accuracy on the held-out split.
     """
     import tensorflow as tf
+    from sklearn.metrics import balanced_accuracy_score  # training only
 
     k, model = keras(), predictor.model
     layers = predictor.config["num_hidden_layers"]
@@ -193,7 +193,7 @@ def _finetune(predictor: MiniLMPredictor, texts: list[str], labels: np.ndarray,
                          f"fine-tuning epoch {epoch + 1}/{epochs}, batch {n}/{len(batches)}")
         proba = predictor.predict_proba(val_texts)
         accuracy = float(((proba >= 0.5) == val_labels).mean())
-        balanced = balanced_accuracy(val_labels, proba)
+        balanced = float(balanced_accuracy_score(val_labels, proba >= 0.5))
         history.append({"loss": float(np.mean(losses)), "val_accuracy": accuracy,
                         "val_balanced_accuracy": balanced})
         score = balanced if params["class_weight"] == "balanced" else accuracy
