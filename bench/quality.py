@@ -12,7 +12,8 @@ positive) are scored on:
 - the default corpus's own validation split (in domain, what the gate sees).
 
 Prints a Markdown table (accuracy, balanced accuracy, macro F1, predicted/actual positive
-rate) and the bootstrap timings.
+rate) and the bootstrap timings. Production is also scored without VADER's vote
+(``lexicon_weight`` 0), so the table shows what the blend adds and what it costs.
 """
 
 from __future__ import annotations
@@ -48,6 +49,15 @@ def vader_proba(texts: list[str]) -> np.ndarray:
     analyzer = SentimentIntensityAnalyzer()
     # compound >= 0 -> positive, as the reference numbers use (0.5 is our threshold).
     return np.array([0.5 + analyzer.polarity_scores(t)["compound"] / 2 for t in texts])
+
+
+def without_vote(model: object) -> object | None:
+    """The same loaded model with VADER's vote removed (None when it has none)."""
+    predictor = getattr(model, "predictor", None)
+    if getattr(predictor, "opinion", None) is None:
+        return None
+    predictor.opinion = None
+    return model
 
 
 def main() -> None:
@@ -94,6 +104,10 @@ def main() -> None:
     for set_name, (texts, labels) in sets.items():
         scored = {name: registry.load_model(v, settings).predict_proba(texts)
                   for name, v in models.items()}
+        alone = without_vote(registry.load_model(production, settings))
+        if alone is not None:  # what the blend adds: production's own model without VADER
+            scored[f"v{production} without VADER's vote (lexicon_weight 0)"] = \
+                alone.predict_proba(texts)
         scored["VADER (compound >= 0)"] = vader_proba(texts)
         for name, proba in scored.items():
             m = compute_metrics(labels, proba)

@@ -20,21 +20,17 @@ The file is read when a model is trained; the fitted features are saved inside t
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import CountVectorizer
 
-from sentiment.errors import SentimentError
 from sentiment.preprocess import TOKEN_PATTERN
+from sentiment.vader import lexicon_path
 
-LEXICON_PACKAGE = "vaderSentiment"
-LEXICON_FILE = "vader_lexicon.txt"
 # After normalisation "don't" is tokenised as "don", "t": "t" covers every n't form.
 NEGATORS = ("not", "no", "never", "t", "dont", "cant", "wont", "isnt", "wasnt", "didnt",
             "doesnt", "aint", "nothing", "nobody", "none", "neither", "nor", "without",
@@ -42,18 +38,6 @@ NEGATORS = ("not", "no", "never", "t", "dont", "cant", "wont", "isnt", "wasnt", 
 NEGATION_DAMPING = -0.74  # VADER's factor for a negated word
 MIN_EXAMPLE_VALENCE = 1.0  # words rated at least this far from 0 become training rows
 _WORD = re.compile(r"\w+")
-
-
-def lexicon_path() -> Path:
-    """The lexicon file inside the installed package (located without importing it)."""
-    spec = importlib.util.find_spec(LEXICON_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise SentimentError("The sentiment lexicon needs the 'vaderSentiment' package: "
-                             "pip install -r requirements.txt")
-    path = Path(next(iter(spec.submodule_search_locations))) / LEXICON_FILE
-    if not path.is_file():
-        raise SentimentError(f"The VADER lexicon file is missing ({path}).")
-    return path
 
 
 @lru_cache(maxsize=1)

