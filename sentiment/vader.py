@@ -49,9 +49,9 @@ def lexicon_path() -> Path:
 
 
 class VaderOpinion:
-    """VADER's compound score of raw texts, as a probability of the positive class."""
+    """VADER's compound score of raw texts as a probability, and its ``weight`` in a blend."""
 
-    def __init__(self, directory: Path | None = None) -> None:
+    def __init__(self, directory: Path | None = None, weight: float = 0.5) -> None:
         from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
         source = directory if directory is not None else lexicon_path().parent
@@ -62,7 +62,7 @@ class VaderOpinion:
         self._analyzer = SentimentIntensityAnalyzer(
             lexicon_file=str((source / LEXICON_FILES[0]).resolve()),
             emoji_lexicon=str((source / LEXICON_FILES[1]).resolve()))
-        self.source = source
+        self.source, self.weight = source, weight
 
     def proba(self, texts: list[str]) -> np.ndarray:
         """(compound + 1) / 2 per text: 0.5 when VADER finds no sentiment at all."""
@@ -81,13 +81,15 @@ def opinion_for(params: dict[str, Any], directory: Path | None) -> VaderOpinion 
 
     Models saved before the blend existed have no ``lexicon_weight``: they serve alone.
     """
-    return VaderOpinion(directory) if float(params.get("lexicon_weight", 0.0)) > 0 else None
+    weight = float(params.get("lexicon_weight", 0.0))
+    return VaderOpinion(directory, weight) if weight > 0 else None
 
 
-def blend(model_proba: np.ndarray, texts: list[str], opinion: VaderOpinion | None,
-          weight: float) -> np.ndarray:
-    """``(1 - weight) * model + weight * VADER``, or the model alone without an opinion."""
+def blend(model_proba: np.ndarray, texts: list[str],
+          opinion: VaderOpinion | None) -> np.ndarray:
+    """``(1 - w) * model + w * VADER`` with the opinion's weight w, or the model alone."""
     model_proba = np.asarray(model_proba, dtype=np.float32).reshape(-1)
-    if opinion is None or weight <= 0 or not len(texts):
+    if opinion is None or opinion.weight <= 0 or not len(texts):
         return model_proba
-    return ((1.0 - weight) * model_proba + weight * opinion.proba(texts)).astype(np.float32)
+    w = opinion.weight
+    return ((1.0 - w) * model_proba + w * opinion.proba(texts)).astype(np.float32)

@@ -29,18 +29,20 @@ def test_blend_is_the_weighted_mean_and_weight_zero_is_the_model_alone() -> None
     opinion = VaderOpinion()
     model = np.array([0.2, 0.9, 0.3, 0.4, 0.45], dtype=np.float32)
     vader = opinion.proba(TEXTS)
-    assert np.allclose(blend(model, TEXTS, opinion, 0.5), (model + vader) / 2)
-    assert np.allclose(blend(model, TEXTS, opinion, 0.25), 0.75 * model + 0.25 * vader)
-    assert np.array_equal(blend(model, TEXTS, opinion, 0.0), model)
-    assert np.array_equal(blend(model, TEXTS, None, 0.5), model)
+    assert opinion.weight == 0.5
+    assert np.allclose(blend(model, TEXTS, opinion), (model + vader) / 2)
+    assert np.allclose(blend(model, TEXTS, VaderOpinion(weight=0.25)),
+                       0.75 * model + 0.25 * vader)
+    assert np.array_equal(blend(model, TEXTS, VaderOpinion(weight=0.0)), model)
+    assert np.array_equal(blend(model, TEXTS, None), model)
     # Where the model hesitates on a mildly positive text, VADER's vote decides.
-    assert blend(model, TEXTS, opinion, 0.5)[4] > 0.5 > model[4]
+    assert blend(model, TEXTS, opinion)[4] > 0.5 > model[4]
 
 
 def test_models_saved_before_the_blend_serve_alone() -> None:
     assert opinion_for({"epochs": 1}, None) is None
     assert opinion_for({"lexicon_weight": 0.0}, None) is None
-    assert isinstance(opinion_for({"lexicon_weight": 0.5}, None), VaderOpinion)
+    assert opinion_for({"lexicon_weight": 0.3}, None).weight == 0.3
 
 
 def test_a_model_folder_without_the_lexicon_files_is_refused(tmp_path: Path) -> None:

@@ -66,8 +66,7 @@ class BiLSTMPredictor:
         batches = length_batches([len(t) for t in normalized], BATCH)
         outputs = [self._call(tf.constant([normalized[i] for i in idx])).numpy()
                    for idx in batches]
-        return blend(scatter(batches, outputs, len(texts)), list(texts), self.opinion,
-                     float(self.config.get("lexicon_weight", 0.0)))
+        return blend(scatter(batches, outputs, len(texts)), list(texts), self.opinion)
 
     def save(self, directory: Path) -> None:
         self.model.save(directory / FILE)

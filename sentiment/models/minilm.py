@@ -83,8 +83,7 @@ class MiniLMPredictor:
 
     def predict_proba(self, texts: list[str]) -> np.ndarray:
         texts = list(texts)
-        return blend(self._batched(texts, self._proba, 1), texts, self.opinion,
-                     float(self.params.get("lexicon_weight", 0.0)))
+        return blend(self._batched(texts, self._proba, 1), texts, self.opinion)
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """Pooled sentence embeddings (before the head)."""
