@@ -48,6 +48,19 @@ def write_meta(directory: Path, model_type: str, extra: dict[str, Any] | None = 
     (directory / META).write_text(json.dumps(meta))
 
 
+def check_preprocess_version(recorded: Any) -> None:
+    """Refuse a model whose text preprocessing this code does not implement (a newer or
+    unknown version): it would be served with different inputs than it was trained on."""
+    from sentiment.errors import RefusedError
+    from sentiment.preprocess import PREPROCESS_VERSION
+
+    version = 1 if recorded is None else recorded  # models before the field existed
+    if not isinstance(version, int) or not 1 <= version <= PREPROCESS_VERSION:
+        raise RefusedError(f"This model was trained with text preprocessing version "
+                           f"{recorded!r}; this code serves versions 1 to {PREPROCESS_VERSION}. "
+                           "Upgrade the app to serve it, or promote another version.")
+
+
 class SentimentModel(PythonModel):
     """Loads the predictor of the logged model type and serves raw texts."""
 
@@ -66,6 +79,7 @@ class SentimentModel(PythonModel):
         from sentiment.models import get_model_type
 
         meta = json.loads((directory / META).read_text())
+        check_preprocess_version(meta.get("preprocess_version"))
         self.model_type = meta["model_type"]
         self.predictor = get_model_type(self.model_type).load(directory)
 

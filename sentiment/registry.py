@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import tempfile
 import threading
 import warnings
@@ -28,6 +29,8 @@ PRODUCTION = "production"
 HISTORY_TAG = "production_history"
 DATASET_FILE = "dataset.csv"
 _lock = threading.RLock()
+_load_lock = threading.Lock()
+log = logging.getLogger(__name__)
 # Noise from MLflow that says nothing about our data (dataset source naming, int columns).
 for _message in ("The specified dataset source can be interpreted", "Hint: Inferred schema",
                  "Failed to infer signature from type hint"):
@@ -325,12 +328,26 @@ def model_dir(version: str, settings: Settings, destination: Path) -> Path:
 
 
 def load_model(version: str, settings: Settings) -> Any:
-    """Load one version as our python model (the object behind the pyfunc wrapper)."""
+    """Load one version as our python model (the object behind the pyfunc wrapper).
+
+    MLflow prepends the model's code folder to ``sys.path`` on every load; this process
+    already imported ``sentiment``, so the path is restored and never grows.
+    """
+    import sys
+
     import mlflow
 
     client(settings)
-    try:
-        loaded = mlflow.pyfunc.load_model(f"models:/{settings.model_name}/{version}")
-    except Exception as exc:  # noqa: BLE001 - MLflow raises many types; the user needs one
-        raise SentimentError(f"Could not load version {version}: {exc}") from exc
+    with _load_lock:
+        saved = list(sys.path)
+        try:
+            loaded = mlflow.pyfunc.load_model(f"models:/{settings.model_name}/{version}")
+        except SentimentError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - MLflow raises many types; the user needs one
+            log.warning("loading version %s failed: %r", version, exc)
+            raise SentimentError(f"Could not load version {version} (see the server log)."
+                                 ) from exc
+        finally:
+            sys.path[:] = saved
     return loaded.unwrap_python_model()

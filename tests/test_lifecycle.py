@@ -47,6 +47,11 @@ def test_bad_training_requests_register_nothing(datasets: dict[str, str]) -> Non
         lifecycle.train("tfidf_logreg", datasets["training"], params={"C": "-1"})
     with pytest.raises(InvalidInputError, match="Unknown hyperparameters"):
         lifecycle.train("tfidf_logreg", datasets["training"], params={"epochs": "3"})
+    for value in (float("nan"), "NaN", float("inf"), "-inf"):  # issue 9.10
+        with pytest.raises(InvalidInputError, match="finite"):
+            lifecycle.train("tfidf_logreg", datasets["training"], params={"C": value})
+        with pytest.raises(InvalidInputError, match="not a valid value"):
+            lifecycle.train("tfidf_logreg", datasets["training"], params={"min_df": value})
     with pytest.raises(NotFoundError):
         lifecycle.train("tfidf_logreg", datasets["training"], base_version="9")
     assert lifecycle.models_table() == []

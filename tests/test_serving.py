@@ -41,6 +41,34 @@ def test_loads_in_a_fresh_process_from_the_registry(trained: dict[str, str], hom
     assert out.stdout.strip().splitlines()[-1] == "['positive', 'negative', 'negative']"
 
 
+def test_loading_never_grows_sys_path(trained: dict[str, str]) -> None:
+    from sentiment import registry
+
+    registry.load_model(trained["version"], get_settings())  # the first import may add paths
+    before = list(sys.path)
+    for _ in range(3):
+        model = registry.load_model(trained["version"], get_settings())
+    assert sys.path == before
+    assert model.predict_proba(["I love this airline"])[0] > 0.5
+
+
+def test_a_newer_preprocessing_version_is_refused_clearly(trained: dict[str, str],
+                                                          tmp_path) -> None:
+    import json
+
+    from sentiment import registry
+    from sentiment.errors import RefusedError
+    from sentiment.pyfunc_model import META, SentimentModel
+
+    folder = registry.model_dir(trained["version"], get_settings(), tmp_path)
+    meta = json.loads((folder / META).read_text())
+    assert meta["preprocess_version"] == 1
+    SentimentModel().load_dir(folder)  # the version this code writes loads
+    (folder / META).write_text(json.dumps({**meta, "preprocess_version": 99}))
+    with pytest.raises(RefusedError, match="preprocessing version 99; this code serves"):
+        SentimentModel().load_dir(folder)
+
+
 def test_server_predicts_and_rejects_bad_text(trained: dict[str, str]) -> None:
     server = ModelServer()
     first = server.predict_one("I love this airline")

@@ -8,6 +8,7 @@ types never imports TensorFlow.
 from __future__ import annotations
 
 import importlib
+import math
 import importlib.util
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -52,8 +53,10 @@ class HyperParam:
                 converted = float(value)
             else:
                 converted = str(value)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:
             raise InvalidInputError(f"{self.name}={value!r} is not a valid value") from exc
+        if isinstance(converted, float) and not math.isfinite(converted):
+            raise InvalidInputError(f"{self.name}={value!r} is not a finite number")
         if self.choices and converted not in self.choices:
             raise InvalidInputError(f"{self.name} must be one of {list(self.choices)}")
         if self.low is not None and converted < self.low or \
