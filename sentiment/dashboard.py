@@ -16,7 +16,7 @@ import pandas as pd
 
 from sentiment import registry
 from sentiment.config import Settings, get_settings
-from sentiment.csvsafe import escape_frame
+from sentiment.csvsafe import write_csv
 from sentiment.monitoring import MonitoringStore, get_store
 
 _baselines: dict[tuple[str, str], dict[str, float]] = {}
@@ -101,7 +101,7 @@ def wrong_predictions(settings: Settings | None = None, limit: int = 1000) -> pd
 
 def _write_csv(frame: pd.DataFrame, name: str) -> str:
     path = Path(tempfile.mkdtemp(prefix="export-")) / name
-    escape_frame(frame).to_csv(path, index=False)
+    write_csv(frame, path)
     return str(path)
 
 

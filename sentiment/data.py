@@ -9,7 +9,6 @@ leaves a half-ingested dataset behind.
 
 from __future__ import annotations
 
-import io
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,11 +16,12 @@ from pathlib import Path
 import pandas as pd
 
 from sentiment.config import Settings, get_settings
+from sentiment.csvread import REPAIRED, Records, align, decode, read_records
+from sentiment.csvsafe import unescape_series
 from sentiment.errors import InvalidInputError
 from sentiment.labels import LabelMapper, mapper_for
 
 ROLES = {"training": "jdd entrainement", "validation": "jdd validation"}
-SENTIMENT140_COLUMNS = ["polarity", "id", "date", "query", "user", "text"]
 TEXT_COLUMNS = ("text", "tweet", "content", "review", "avis", "texte", "commentaire",
                 "comment", "message", "sentence")
 LABEL_COLUMNS = ("label", "airline_sentiment", "sentiment", "target", "polarity", "note",
@@ -38,67 +38,60 @@ class ParsedDataset:
     encoding: str
     stats: dict[str, float] = field(default_factory=dict)
     dropped: dict[str, int] = field(default_factory=dict)
-
-
-def decode(content: bytes) -> tuple[str, str]:
-    """Decode as UTF-8, else line by line with a latin-1 fallback (Sentiment140 mixes both)."""
-    if b"\x00" in content[:8192]:
-        raise InvalidInputError("This is not a CSV file: it holds binary data (NUL bytes). "
-                                "Expected a text CSV with a text column and a label column.")
-    try:
-        return content.decode("utf-8-sig"), "utf-8"
-    except UnicodeDecodeError:
-        pass
-    lines, mixed = [], False
-    for raw in content.split(b"\n"):
-        try:
-            lines.append(raw.decode("utf-8"))
-            mixed = mixed or any(b > 127 for b in raw)
-        except UnicodeDecodeError:
-            lines.append(raw.decode("latin-1"))
-    return "\n".join(lines), "utf-8/latin-1 mix" if mixed else "latin-1"
-
-
-def _read_table(text: str) -> pd.DataFrame:
-    try:
-        table = pd.read_csv(io.StringIO(text), dtype=str, header=None, keep_default_na=False,
-                            on_bad_lines="skip", engine="python")
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
-        raise InvalidInputError(f"Could not read the file as CSV ({exc}).") from exc
-    if table.empty:
-        raise InvalidInputError("The file is empty: expected a CSV with a header line "
-                                "(for example text,label) and at least one row.")
-    return table
+    lines: dict[str, list[int]] = field(default_factory=dict)  # first lines of each case
 
 
 def _pick(columns: list[str], names: tuple[str, ...]) -> str | None:
     return next((n for n in names if n in columns), None)
 
 
-def _locate(table: pd.DataFrame) -> tuple[pd.Series, pd.Series, str, str]:
-    """Find the text and label columns and name the detected format."""
-    header = [str(c).strip().lower() for c in table.iloc[0]]
-    if table.shape[1] == 6 and header[0] in {"0", "2", "4"}:
-        return table[5], table[0], "polarity", "Sentiment140 (no header)"
-    text_col, label_col = _pick(header, TEXT_COLUMNS), _pick(header, LABEL_COLUMNS)
-    if text_col is None or label_col is None:
-        raise InvalidInputError(
-            f"Could not find a text column and a label column; found columns {header[:12]}. "
-            "Expected a header with a text column (text, tweet, review, Avis...) and a label "
-            "column (label, sentiment, target, airline_sentiment, Note...).")
-    body = table.iloc[1:].reset_index(drop=True)
-    body.columns = header
+def _format(header: list[str], text_col: str, label_col: str) -> str:
     if {"ids", "flag"} <= set(header):
-        fmt = "Sentiment140 (with header)"
-    elif label_col == "airline_sentiment":
-        fmt = "Kaggle airline tweets"
-    elif {"sentiment", "confidence"} <= set(header):
-        fmt = "CrowdFlower corpus"
-    elif label_col in {"note", "rating", "stars", "score"}:
-        fmt = "reviews with star rating"
+        return "Sentiment140 (with header)"
+    if label_col == "airline_sentiment":
+        return "Kaggle airline tweets"
+    if {"sentiment", "confidence"} <= set(header):
+        return "CrowdFlower corpus"
+    if label_col in {"note", "rating", "stars", "score"}:
+        return "reviews with star rating"
+    return f"{text_col},{label_col}"
+
+
+@dataclass
+class _Located:
+    texts: pd.Series
+    labels: pd.Series
+    label_col: str
+    format: str
+    records: Records
+
+
+def _locate(text: str) -> _Located:
+    """Find the text and label columns, name the format, and align every record."""
+    records = read_records(text)
+    while records and not any(cell.strip() for cell in records[0][1]):
+        records = records[1:]  # blank lines before the header
+    if not records:
+        raise InvalidInputError("The file is empty: expected a CSV with a header line "
+                                "(for example text,label) and at least one row.")
+    header = [str(c).strip().lower() for c in records[0][1]]
+    if len(header) == 6 and header[0] in {"0", "2", "4"}:
+        rows = align(records, 5, first_data=0)
+        text_at, label_at, label_col, fmt = 5, 0, "polarity", "Sentiment140 (no header)"
     else:
-        fmt = f"{text_col},{label_col}"
-    return body[text_col], body[label_col], label_col, fmt
+        text_col, label_col = _pick(header, TEXT_COLUMNS), _pick(header, LABEL_COLUMNS)
+        if text_col is None or label_col is None:
+            raise InvalidInputError(
+                f"Could not find a text column and a label column; found columns "
+                f"{header[:12]}. Expected a header with a text column (text, tweet, review, "
+                "Avis...) and a label column (label, sentiment, target, airline_sentiment, "
+                "Note...).")
+        text_at, label_at = header.index(text_col), header.index(label_col)
+        rows = align(records, text_at)
+        fmt = _format(header, text_col, label_col)
+    texts = pd.Series([r[text_at] for r in rows.rows], dtype=object)
+    labels = pd.Series([r[label_at] for r in rows.rows], dtype=object)
+    return _Located(texts, labels, label_col, fmt, rows)
 
 
 def _map_labels(raw: pd.Series, mapper: LabelMapper, dropped: dict[str, int]) -> pd.Series:
@@ -124,14 +117,17 @@ def parse_csv(content: bytes, settings: Settings | None = None) -> ParsedDataset
         raise InvalidInputError("The file is empty: expected a CSV with a text column and a "
                                 "label column.")
     text, encoding = decode(content)
-    texts, raw_labels, label_col, fmt = _locate(_read_table(text))
-    rows_in = len(texts)
-    if rows_in == 0:
-        raise InvalidInputError("The file has a header but no rows.")
-    dropped: dict[str, int] = {}
+    found = _locate(text)
+    texts, raw_labels, label_col = found.texts, found.labels, found.label_col
+    dropped = {k: v for k, v in found.records.counts.items() if k != REPAIRED}
+    rows_in = len(texts) + sum(dropped.values())
+    if len(texts) == 0:
+        detail = f" ({_reasons(dropped)})" if dropped else ""
+        raise InvalidInputError(f"The file has a header but no rows{detail}.")
     labels = _map_labels(raw_labels.astype(str).str.strip(), mapper_for(label_col, raw_labels),
                          dropped)
-    clean = texts.astype(str).str.replace(r"[\r\n\t\x0b\x0c]+", " ", regex=True).str.strip()
+    clean = unescape_series(texts.astype(str)).str.replace(
+        r"[\r\n\t\x0b\x0c]+", " ", regex=True).str.strip()
     frame = pd.DataFrame({"text": clean, "label": labels})
     frame = frame[frame["label"].isin([0, 1])]
     empty = frame["text"] == ""
@@ -147,15 +143,21 @@ def parse_csv(content: bytes, settings: Settings | None = None) -> ParsedDataset
     _check_usable(frame, rows_in, dropped)
     positives = int(frame["label"].sum())
     stats = {"rows_in": rows_in, "rows_kept": len(frame), "rows_dropped": rows_in - len(frame),
+             "rows_repaired": found.records.counts.get(REPAIRED, 0),
              "positive": positives, "negative": len(frame) - positives,
              "positive_rate": round(positives / len(frame), 4)}
-    return ParsedDataset(frame, fmt, encoding, stats, {k: v for k, v in dropped.items() if v})
+    return ParsedDataset(frame, found.format, encoding, stats,
+                         {k: v for k, v in dropped.items() if v}, found.records.lines)
+
+
+def _reasons(dropped: dict[str, int]) -> str:
+    return ", ".join(f"{v} {k}" for k, v in dropped.items() if v) or "none"
 
 
 def _check_usable(frame: pd.DataFrame, rows_in: int, dropped: dict[str, int]) -> None:
     if frame.empty:
-        reasons = ", ".join(f"{v} {k}" for k, v in dropped.items() if v) or "none"
-        raise InvalidInputError(f"No usable rows: all {rows_in} rows were dropped ({reasons}).")
+        raise InvalidInputError(f"No usable rows: all {rows_in} rows were dropped "
+                                f"({_reasons(dropped)}).")
     classes = set(frame["label"].unique())
     if len(classes) < 2:
         only = "positive" if 1 in classes else "negative"
@@ -196,5 +198,5 @@ def record(parsed: ParsedDataset, role: str, source_name: str,
     dataset_id = registry.log_dataset(parsed, ROLES[role], source_name, settings, extra_tags)
     return {"dataset_id": dataset_id, "role": role, "dataset_type": ROLES[role],
             "source": source_name, "format": parsed.format, "encoding": parsed.encoding,
-            **parsed.stats, "dropped": parsed.dropped,
+            **parsed.stats, "dropped": parsed.dropped, "lines": parsed.lines,
             "preview": parsed.frame.head(5).to_dict(orient="records")}

@@ -8,7 +8,6 @@ version tags ``status``, ``model_type``, ``training_dataset``, ``base_version``,
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import tempfile
@@ -22,7 +21,7 @@ from typing import Any
 import pandas as pd
 
 from sentiment.config import Settings
-from sentiment.csvsafe import escape_frame, unescape_series
+from sentiment.csvsafe import unescape_series, write_csv
 from sentiment.errors import NotFoundError, SentimentError
 
 PRODUCTION = "production"
@@ -131,7 +130,7 @@ def log_dataset(parsed: Any, dataset_type: str, source_name: str, settings: Sett
     with run(settings, "datasets", f"{dataset_type}: {source_name}"[:250], tags) as run_id:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / DATASET_FILE
-            escape_frame(parsed.frame).to_csv(path, index=False, quoting=csv.QUOTE_NONNUMERIC)
+            write_csv(parsed.frame, path)
             mlflow.log_artifact(str(path))
         dataset = mlflow.data.from_pandas(parsed.frame, source=source_name, targets="label",
                                           name=source_name[:200])

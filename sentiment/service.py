@@ -7,7 +7,6 @@ with the same limits as uploads and written back formula-safe.
 
 from __future__ import annotations
 
-import io
 import tempfile
 import time
 from pathlib import Path
@@ -17,13 +16,24 @@ import pandas as pd
 
 from sentiment.alerts import check_and_alert
 from sentiment.config import Settings, get_settings
-from sentiment.csvsafe import escape_frame
-from sentiment.data import TEXT_COLUMNS, decode, read_upload
+from sentiment.csvread import REPAIRED, Records, align, decode, read_records
+from sentiment.csvsafe import write_csv
+from sentiment.data import TEXT_COLUMNS, read_upload
 from sentiment.errors import InvalidInputError
 from sentiment.monitoring import MonitoringStore, get_store
 from sentiment.serving import ModelServer
 
 LABELS = ("positive", "negative")
+
+
+def _unique(names: list[str]) -> list[str]:
+    """Column names made unique (a repeated name gets a number) so each can be addressed."""
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        out.append(name if seen[name] == 1 else f"{name}_{seen[name]}")
+    return out
 
 
 class SentimentService:
@@ -52,37 +62,42 @@ class SentimentService:
                 "version": prediction.version, "model_type": prediction.model_type,
                 "latency_ms": round(latency, 2), "prediction_id": prediction_id}
 
-    def read_batch(self, path: str) -> tuple[pd.DataFrame, str]:
-        """Read a CSV of texts to classify; return the rows and the name of the text column."""
+    def read_batch(self, path: str) -> tuple[pd.DataFrame, str, Records]:
+        """Read a CSV of texts to classify: the rows, the text column, and what was
+        repaired or dropped (with the lines) so that every line is accounted for."""
         content = read_upload(path, self.settings)
         if not content.strip():
             raise InvalidInputError("The file is empty: expected a CSV with a text column.")
-        text, _ = decode(content)
-        try:
-            frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
-            raise InvalidInputError(f"Could not read the file as CSV ({exc}).") from exc
-        lowered = {str(c).strip().lower(): c for c in frame.columns}
-        column = next((lowered[n] for n in TEXT_COLUMNS if n in lowered), None)
-        if column is None:  # no header we know (Sentiment140 has none): longest texts win
-            frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False,
-                                header=None)
-            frame.columns = [f"column_{i + 1}" for i in range(frame.shape[1])]
+        records = [r for r in read_records(decode(content)[0]) if r[1]]
+        if not records:
+            raise InvalidInputError("The file is empty: expected a CSV with a text column.")
+        names = _unique([str(c).strip() for c in records[0][1]])
+        lowered = [n.lower() for n in names]
+        known = next((n for n in TEXT_COLUMNS if n in lowered), None)
+        if known is not None:
+            rows = align(records, lowered.index(known))
+            frame, column = pd.DataFrame(rows.rows, columns=names), names[lowered.index(known)]
+        else:  # no header we know (Sentiment140 has none): the longest texts win
+            rows = align(records, None, first_data=0)
+            frame = pd.DataFrame(rows.rows, columns=[f"column_{i + 1}"
+                                                     for i in range(len(records[0][1]))])
             lengths = {c: frame[c].str.len().mean() for c in frame.columns}
             column = max(lengths, key=lambda c: lengths[c])
             if lengths[column] < 8:
                 raise InvalidInputError("No text column found: expected a column named text, "
                                         "tweet, review or Avis (or a column of texts).")
+            rows = align(records, list(frame.columns).index(column), first_data=0)
+            frame = pd.DataFrame(rows.rows, columns=frame.columns)
         if frame.empty:
             raise InvalidInputError("The file has a header but no rows.")
         if len(frame) > self.settings.max_batch_rows:
             raise InvalidInputError(f"The file has {len(frame):,} rows; the limit is "
                                     f"{self.settings.max_batch_rows:,}.")
-        return frame, column
+        return frame, column, rows
 
     def predict_file(self, path: str) -> tuple[str, dict[str, Any], pd.DataFrame]:
         """Classify every row of a CSV; return the result CSV path, a summary and the frame."""
-        frame, column = self.read_batch(path)
+        frame, column, rows = self.read_batch(path)
         texts = frame[column].astype(str).str.slice(0, self.settings.max_text_chars).tolist()
         started = time.perf_counter()
         predictions = self.server.predict(texts)
@@ -97,11 +112,14 @@ class SentimentService:
                                          "batch") for t, p in zip(texts, predictions)])
         out_dir = Path(tempfile.mkdtemp(prefix="predictions-"))
         out = out_dir / f"{Path(path).stem[:60]}_predictions.csv"
-        escape_frame(frame).to_csv(out, index=False)
+        write_csv(frame, out)
         counts = frame["label"].value_counts().to_dict()
         summary = {"rows": len(frame), "text_column": str(column), "version": version,
                    "positive": int(counts.get("positive", 0)),
                    "negative": int(counts.get("negative", 0)),
+                   "dropped": rows.counts.get("missing fields", 0)
+                   + rows.counts.get("extra fields", 0) + rows.counts.get("blank line", 0),
+                   "repaired": rows.counts.get(REPAIRED, 0), "lines": rows.lines,
                    "seconds": round(seconds, 3),
                    "rows_per_second": round(len(frame) / max(seconds, 1e-9))}
         return str(out), summary, frame

@@ -78,6 +78,29 @@ def test_duplicates_and_whitespace_cleaned() -> None:
     assert parsed.dropped == {"duplicate": 1, "empty text": 1}
 
 
+def test_every_line_is_accounted_for_and_unquoted_commas_repaired() -> None:
+    """Issue 9.8: 6 data lines with unquoted commas used to give rows_in 3 and no word."""
+    parsed = parse_csv(b"text,label\nDelayed, again, thanks a lot,negative\nLove it,positive\n"
+                       b"ok, fine, whatever, great,positive\nbad,negative\n\nno label here\n"
+                       b"what, a day,negative\n")
+    assert parsed.frame["text"].tolist() == ["Delayed, again, thanks a lot", "Love it",
+                                             "ok, fine, whatever, great", "bad", "what, a day"]
+    assert parsed.frame["label"].tolist() == [0, 1, 1, 0, 0]
+    stats = parsed.stats
+    assert stats["rows_in"] == 7 and stats["rows_kept"] == 5 and stats["rows_repaired"] == 3
+    assert parsed.dropped == {"blank line": 1, "missing fields": 1}
+    assert stats["rows_in"] == stats["rows_kept"] + sum(parsed.dropped.values())
+    assert parsed.lines["missing fields"] == [7] and parsed.lines["blank line"] == [6]
+
+
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_utf16_files_are_read(codec: str) -> None:
+    content = "text,label\nJ'adore ce vol ✈,positive\nHorrible retard,negative\n"
+    parsed = parse_csv(content.encode(codec))
+    assert parsed.encoding == "utf-16"
+    assert parsed.frame["text"].tolist() == ["J'adore ce vol ✈", "Horrible retard"]
+
+
 @pytest.mark.parametrize(("content", "message"), [
     (b"", "empty"),
     (b"\x00\x01\x02PK\x03\x04garbage" * 50, "binary"),
@@ -85,6 +108,8 @@ def test_duplicates_and_whitespace_cleaned() -> None:
     (b"text,label\nlove it,1\nso good,1\n", "Only one class"),
     (b"text,label\nlove it,maybe\nhate it,perhaps\n", "Unknown labels"),
     (b"text,label\n", "no rows"),
+    (b'text,label\ngood,positive\n"bad flight,negative\nfine,positive\n',
+     "Line 3 opens a quote"),  # issue 9.9: the broken quote is named, not "no rows"
 ])
 def test_bad_files_refused_and_nothing_recorded(tmp_path: Path, content: bytes,
                                                 message: str) -> None:
@@ -113,3 +138,16 @@ def test_formula_cells_round_trip_through_the_artifact(tmp_path: Path) -> None:
     for value in ("=1+1", "+x", "-x", "@x", "'=x", "\tx", "plain"):
         assert unescape_cell(escape_cell(value)) == value
     assert escape_cell("=1+1") == "'=1+1"
+
+
+def test_batch_files_account_for_every_line(tmp_path: Path) -> None:
+    from sentiment.service import SentimentService
+
+    path = tmp_path / "batch.csv"
+    path.write_text("id,text,lang\n1,Delayed, again, thanks a lot,en\n2,Love it,en\n3\n")
+    frame, column, rows = SentimentService().read_batch(str(path))
+    assert column == "text"
+    assert frame["text"].tolist() == ["Delayed, again, thanks a lot", "Love it"]
+    assert frame["lang"].tolist() == ["en", "en"]
+    assert rows.counts == {"repaired (unquoted commas in the text)": 1, "missing fields": 1}
+    assert rows.lines["missing fields"] == [4]

@@ -1,5 +1,6 @@
 """Monitoring: prediction log, feedback, burst alerts over a real SMTP server and webhook."""
 
+import csv
 import json
 import threading
 import time
@@ -9,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sentiment import dashboard, lifecycle
+from sentiment import dashboard, lifecycle, registry
 from sentiment.config import get_settings
 from sentiment.monitoring import SQLiteStore, get_store
 from sentiment.service import SentimentService
@@ -186,7 +187,8 @@ def test_eight_threads_predicting_and_reporting(trained) -> None:
 
 def test_exports_are_formula_safe_and_corrections_ingest(trained) -> None:
     service = SentimentService(get_settings())
-    texts = ["=cmd|' /C calc'!A0", "+33 great flight", "I love it", "lost bag", "@delta meh"]
+    texts = ["=cmd|' /C calc'!A0", "+33 great flight", "I love it", "lost bag", "@delta meh",
+             "\r=1+1", "\t@SUM(A1)", "\u00a0-2+3"]  # issue 9.11: control chars first
     for text in texts:
         prediction = service.predict(text)
         service.feedback(text, prediction["label"], False,
@@ -196,9 +198,16 @@ def test_exports_are_formula_safe_and_corrections_ingest(trained) -> None:
     assert not log["text"].str.match(r"^[=+\-@]").any()
     corrections = dashboard.export_corrections()
     frame = pd.read_csv(corrections, dtype=str)
-    assert set(frame["label"]) <= {"positive", "negative"} and len(frame) == 5
+    assert set(frame["label"]) <= {"positive", "negative"} and len(frame) == 8
+    for path in (dashboard.export_predictions(), corrections):
+        with open(path, newline="", encoding="utf-8") as handle:
+            cells = [cell for row in csv.reader(handle) for cell in row]
+        visible = [cell.lstrip(" \t\r\n\u00a0\x00") for cell in cells]
+        assert not [c for c in visible if c[:1] in ("=", "+", "-", "@")], path
     summary = lifecycle.ingest(corrections, "training")
-    assert summary["rows_kept"] == 5 and summary["dataset_type"] == "jdd entrainement"
+    assert summary["rows_kept"] == 8 and summary["dataset_type"] == "jdd entrainement"
+    stored, _ = registry.load_dataset(summary["dataset_id"], get_settings())
+    assert "=cmd|' /C calc'!A0" in set(stored["text"])  # the guard is undone on the way in
 
 
 def test_drift_flags_a_shift(trained) -> None:

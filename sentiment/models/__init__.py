@@ -8,8 +8,8 @@ types never imports TensorFlow.
 from __future__ import annotations
 
 import importlib
-import math
 import importlib.util
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
