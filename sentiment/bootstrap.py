@@ -111,13 +111,13 @@ def bootstrap_baseline(settings: Settings | None = None, log: Any = print,
     lock_path = settings.home / ".bootstrap.lock"
     with open(lock_path, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # one bootstrap at a time (app and CLI alike)
+        for stale in registry.reconcile_runs(settings):
+            log(f"Ended run {stale['run_id']} ({stale['experiment']}) as KILLED: its process "
+                "died before it could end it.")
         production = registry.production_version(settings)
         if production is not None:
             return {"changed": False, "production_version": production,
                     "message": f"Version {production} is already in production."}
-        registry.terminate_stale_runs(settings, "training", STAGE_TAG, "baseline",
-                                      "interrupted: the process stopped during the "
-                                      "first-start baseline training")
         return _bootstrap(settings, log, params)
 
 

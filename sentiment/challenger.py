@@ -101,11 +101,10 @@ def _run_locked(kind: str, settings: Settings, training_id: str, validation_id: 
     if done is not None:
         return {"changed": False, "challenger_version": done["version"],
                 "message": f"The challenger (version {done['version']}) was already validated."}
-    stale = registry.terminate_stale_runs(
-        settings, "training", STAGE_TAG, STAGE,
-        "interrupted: the process stopped during the first-start challenger training")
+    stale = registry.reconcile_runs(settings)
     if stale:
-        log(f"Ended {len(stale)} interrupted challenger run(s) as KILLED: {', '.join(stale)}")
+        log(f"Ended {len(stale)} interrupted run(s) as KILLED: "
+            f"{', '.join(r['run_id'] for r in stale)}")
     recipe = {**RECIPES.get(kind, {}), **settings.bootstrap_challenger_params, **(params or {})}
     try:
         version = versions[0]["version"] if versions else _train(kind, recipe, settings,

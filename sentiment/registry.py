@@ -22,10 +22,11 @@ import pandas as pd
 
 from sentiment.config import Settings
 from sentiment.csvsafe import unescape_series, write_csv
-from sentiment.errors import NotFoundError, SentimentError
+from sentiment.errors import CancelledError, NotFoundError, SentimentError
 
 PRODUCTION = "production"
 HISTORY_TAG = "production_history"
+OWNER_TAG = "sentiment.owner"
 DATASET_FILE = "dataset.csv"
 _lock = threading.RLock()
 _load_lock = threading.Lock()
@@ -63,13 +64,114 @@ def experiment_id(settings: Settings, name: str) -> str:
 @contextmanager
 def run(settings: Settings, experiment: str, run_name: str,
         tags: dict[str, str] | None = None) -> Iterator[str]:
-    """An MLflow run that ends FINISHED, or FAILED/KILLED when the body raises."""
+    """An MLflow run that ends FINISHED, KILLED when the user cancelled (or the process
+    was interrupted), FAILED when the body raised. The run carries its owner process
+    (tag ``sentiment.owner``) so that a later start can end it if that process died."""
     import mlflow
 
     client(settings)
-    with mlflow.start_run(experiment_id=experiment_id(settings, experiment), run_name=run_name,
-                          tags=tags or {}) as active:
+    tags = {**(tags or {}), OWNER_TAG: owner_id()}
+    active = mlflow.start_run(experiment_id=experiment_id(settings, experiment),
+                              run_name=run_name, tags=tags)
+    try:
         yield active.info.run_id
+    except (CancelledError, KeyboardInterrupt):
+        mlflow.end_run("KILLED")
+        raise
+    except BaseException:
+        mlflow.end_run("FAILED")
+        raise
+    mlflow.end_run("FINISHED")
+
+
+def owner_id(pid: int | None = None) -> str:
+    """``host:pid:start`` of a process; the start time tells a reused pid apart."""
+    import os
+    import socket
+
+    pid = os.getpid() if pid is None else pid
+    return f"{socket.gethostname()}:{pid}:{_process_start(pid)}"
+
+
+def _process_start(pid: int) -> str:
+    """The process's start time in clock ticks since boot (Linux), or '' elsewhere."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def owner_alive(owner: str) -> bool | None:
+    """Whether the process that owns a run still runs: None when it is on another host."""
+    import os
+    import socket
+
+    host, _, rest = owner.partition(":")
+    pid_text, _, start = rest.partition(":")
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return None
+    pid = int(pid_text)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return not start or _process_start(pid) == start
+
+
+def reconcile_runs(settings: Settings) -> list[dict[str, str]]:
+    """End the runs this installation left RUNNING when their process died (``kill -9``,
+    a crash, a power cut): KILLED, with the tag ``end_reason``, and their partial
+    artifacts removed. Runs of live processes and of other hosts are left alone."""
+    mlc = client(settings)
+    ended = []
+    for name in ("datasets", "training", "validation"):
+        experiment = mlc.get_experiment_by_name(name)
+        if experiment is None:
+            continue
+        for stale in mlc.search_runs([experiment.experiment_id],
+                                     filter_string="attributes.status = 'RUNNING'",
+                                     max_results=1000):
+            owner = stale.data.tags.get(OWNER_TAG, "")
+            if not owner or owner_alive(owner) is not False:
+                continue
+            reason = f"interrupted: its process ({owner}) died before the run ended"
+            mlc.set_tag(stale.info.run_id, "end_reason", reason)
+            mlc.set_terminated(stale.info.run_id, status="KILLED")
+            removed = _remove_local_artifacts(stale.info.artifact_uri)
+            removed = _fail_pending_models(mlc, experiment.experiment_id,
+                                           stale.info.run_id) or removed
+            ended.append({"run_id": stale.info.run_id, "experiment": name,
+                          "artifacts_removed": str(removed)})
+            log.warning("run %s (%s) ended KILLED: %s", stale.info.run_id, name, reason)
+    return ended
+
+
+def _fail_pending_models(mlc: Any, experiment: str, run_id: str) -> bool:
+    """Mark FAILED the logged models a dead run had started writing; drop their files."""
+    removed = False
+    for model in mlc.search_logged_models([experiment],
+                                          filter_string=f"source_run_id = '{run_id}'"):
+        if str(model.status) in ("PENDING", "LoggedModelStatus.PENDING"):
+            mlc.finalize_logged_model(model.model_id, "FAILED")
+            removed = _remove_local_artifacts(model.artifact_location) or removed
+    return removed
+
+
+def _remove_local_artifacts(artifact_uri: str | None) -> bool:
+    """Delete a dead run's partial artifact folder when it is a local path."""
+    import shutil
+    from urllib.parse import unquote, urlparse
+
+    if not artifact_uri or not artifact_uri.startswith("file:"):
+        return False
+    folder = Path(unquote(urlparse(artifact_uri).path))
+    if folder.is_dir():
+        shutil.rmtree(folder, ignore_errors=True)
+        return True
+    return False
 
 
 def log_params(run_id: str, params: dict[str, Any], settings: Settings) -> None:
@@ -190,20 +292,6 @@ def find_dataset(tag: str, value: str, settings: Settings) -> str | None:
         if info["tags"].get(tag) == value:
             return info["dataset_id"]
     return None
-
-
-def terminate_stale_runs(settings: Settings, experiment: str, tag: str, value: str,
-                         reason: str) -> list[str]:
-    """End as KILLED the runs of ``experiment`` tagged ``tag=value`` still marked RUNNING
-    (their process died); record why in the tag ``end_reason``. Returns their ids."""
-    mlc = client(settings)
-    runs = mlc.search_runs([experiment_id(settings, experiment)],
-                           filter_string=f"tags.{tag} = '{value}' and "
-                                         "attributes.status = 'RUNNING'", max_results=100)
-    for stale in runs:
-        mlc.set_tag(stale.info.run_id, "end_reason", reason)
-        mlc.set_terminated(stale.info.run_id, status="KILLED")
-    return [r.info.run_id for r in runs]
 
 
 # ---- models ---------------------------------------------------------------------------

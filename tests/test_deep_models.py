@@ -117,8 +117,7 @@ def test_cancel_leaves_no_version_and_a_killed_run(small: dict[str, str]) -> Non
     settings = get_settings()
     runs = registry.client(settings).search_runs(
         [registry.experiment_id(settings, "training")])
-    assert [r.info.status for r in runs] == ["KILLED"] or [r.info.status for r in runs] == [
-        "FAILED"]
+    assert [r.info.status for r in runs] == ["KILLED"]  # issue 9.3: cancelled, not failed
 
 
 @pytest.mark.parametrize("model_type", ["bilstm", "minilm"])
