@@ -7,26 +7,30 @@ that skips the UI is refused too. Run with ``python app.py``.
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
+import sys
 import threading
 from typing import Any
 
-from sentiment.config import apply_offline_defaults, get_settings
+from sentiment.config import SettingsError, apply_offline_defaults, check_writable, get_settings
 
 apply_offline_defaults()
 
 import gradio as gr  # noqa: E402 - telemetry must be off before gradio is imported
 import pandas as pd  # noqa: E402
 
+import security  # noqa: E402
 from sentiment import dashboard, lifecycle  # noqa: E402
-from sentiment.errors import SentimentError  # noqa: E402
+from sentiment.errors import CancelledError, SentimentError  # noqa: E402
 from sentiment.models import available_types, get_model_type  # noqa: E402
 from sentiment.service import SentimentService  # noqa: E402
 
 log = logging.getLogger("app")
-SETTINGS = get_settings()
+try:
+    SETTINGS = get_settings()
+except SettingsError as _exc:  # one clear line, not a traceback
+    sys.exit(f"error: {_exc}")
 EXAMPLES = ["I love this airline, the crew was amazing!", "Worst flight ever. Lost my bag again.",
             "@united thanks for the quick rebooking :)", "3 hours on the tarmac and no updates..."]
 _service: SentimentService | None = None
@@ -79,26 +83,19 @@ def _serve_latest() -> None:
         log.exception("the new production version could not be loaded yet")
 
 
-def _user_error(exc: Exception) -> gr.Error:
-    return gr.Error(str(exc), print_exception=False)
+def viewer(fn: Any) -> Any:
+    """Handler any signed-in user (anyone, in the open demo) may call."""
+    return security.guarded("viewer", lambda: SETTINGS)(fn)
 
 
-def require_admin(request: gr.Request | None) -> str:
-    """The admin's name, or a refusal when auth is on and the caller is not the admin."""
-    if not SETTINGS.auth_enabled:
-        return "local"
-    user = getattr(request, "username", None)
-    if user != SETTINGS.admin_user:
-        raise gr.Error(f"Admin only: {user or 'an anonymous caller'} may not do this.",
-                       print_exception=False)
-    return user
+def admin(fn: Any) -> Any:
+    """Handler only the admin may call (when a password is configured)."""
+    return security.guarded("admin", lambda: SETTINGS)(fn)
 
 
 def check_login(username: str, password: str) -> bool:
-    """Admin or viewer credentials (constant-time comparison)."""
-    expected = SETTINGS.admin_password if username == SETTINGS.admin_user else \
-        SETTINGS.viewers.get(username)
-    return expected is not None and hmac.compare_digest(password.encode(), expected.encode())
+    """Admin or viewer credentials, throttled per client and per user."""
+    return security.check_login(username, password, SETTINGS)
 
 
 # ---- Predict ---------------------------------------------------------------------------
@@ -111,90 +108,104 @@ def _source(request: gr.Request | None) -> str:
     return "ui" if agent.startswith("Mozilla") and "x-gradio-user" not in headers else "api"
 
 
+def _owner(request: gr.Request | None) -> str:
+    """Who asked: the signed-in user, else the browser session (for per-user files)."""
+    return getattr(request, "username", None) or getattr(request, "session_hash", None) or "api"
+
+
+@viewer
 def predict(text: str, request: gr.Request = None) -> tuple[dict, dict, dict]:
     """Label with both confidences, then details (model, version, latency)."""
     if not _ready.is_set():
         _ready.wait(timeout=120)
-    try:
-        result = service().predict(text, source=_source(request))
-    except SentimentError as exc:
-        raise _user_error(exc) from exc
+    result = service().predict(text, source=_source(request))
     details = {k: result[k] for k in ("label", "proba_positive", "model_name", "version",
                                       "model_type", "latency_ms", "prediction_id")}
+    if result.get("logging") != "ok":
+        details["logging"] = result["logging"]
     return result["confidences"], details, {"text": text, **details}
 
 
-def predict_batch(file: str | None) -> tuple[str, dict]:
+@viewer
+def predict_batch(file: str | None, request: gr.Request = None) -> tuple[str, dict]:
     """Classify every row of an uploaded CSV; return the result CSV and a summary."""
     if not file:
         raise gr.Error("Upload a CSV file with a text column.", print_exception=False)
-    try:
-        path, summary, _ = service().predict_file(file)
-    except SentimentError as exc:
-        raise _user_error(exc) from exc
+    path, summary, _ = service().predict_file(file, owner=_owner(request))
     return path, summary
 
 
+@viewer
 def batch_preview(file: str | None) -> pd.DataFrame:
     """First rows of the result CSV (for the UI)."""
     return pd.read_csv(file, nrows=20, dtype=str) if file else pd.DataFrame()
 
 
+@viewer
 def feedback(text: str, predicted_label: str, is_correct: bool) -> str:
     """Record whether a prediction was correct."""
-    try:
-        return service().feedback(text, predicted_label, bool(is_correct))["message"]
-    except SentimentError as exc:
-        raise _user_error(exc) from exc
+    return service().feedback(text, predicted_label, bool(is_correct))["message"]
 
 
-def feedback_from_ui(last: dict | None, is_correct: bool) -> str:
-    """The thumbs buttons: feedback on this user's own last prediction."""
+def _feedback_on_last(last: dict | None, is_correct: bool) -> str:
     if not last:
         raise gr.Error("Predict a text first.", print_exception=False)
-    result = service().feedback(last["text"], last["label"], is_correct,
-                                prediction_id=last.get("prediction_id"))
-    return result["message"]
+    return service().feedback(last["text"], last["label"], is_correct,
+                              prediction_id=last.get("prediction_id"))["message"]
+
+
+@viewer
+def mark_correct(last: dict | None) -> str:
+    """The thumbs-up button: this user's own last prediction was right."""
+    return _feedback_on_last(last, True)
+
+
+@viewer
+def mark_wrong(last: dict | None) -> str:
+    """The thumbs-down button: this user's own last prediction was wrong."""
+    return _feedback_on_last(last, False)
 
 
 # ---- Data ------------------------------------------------------------------------------
 
 
-def _upload(file: str | None, role: str, request: gr.Request | None) -> dict:
-    require_admin(request)
+def _upload(file: str | None, role: str) -> dict:
     if not file:
         raise gr.Error("Choose a CSV file to upload.", print_exception=False)
-    try:
-        return lifecycle.ingest(file, role, SETTINGS)
-    except SentimentError as exc:
-        raise _user_error(exc) from exc
+    return lifecycle.ingest(file, role, SETTINGS)
 
 
-def upload_training(file: str | None, request: gr.Request = None) -> dict:
+@admin
+def upload_training(file: str | None) -> dict:
     """Ingest a labelled CSV as a training dataset (admin)."""
-    return _upload(file, "training", request)
+    return _upload(file, "training")
 
 
-def upload_validation(file: str | None, request: gr.Request = None) -> dict:
+@admin
+def upload_validation(file: str | None) -> dict:
     """Ingest a labelled CSV as a validation dataset (admin)."""
-    return _upload(file, "validation", request)
+    return _upload(file, "validation")
 
 
+@viewer
 def datasets() -> pd.DataFrame:
     """Table of ingested datasets."""
     return pd.DataFrame(lifecycle.datasets_table(SETTINGS))
 
 
+@viewer
 def refresh_datasets() -> pd.DataFrame:
     """Same as /datasets, for the UI's own refreshes (a private event)."""
-    return datasets()
+    return pd.DataFrame(lifecycle.datasets_table(SETTINGS))
 
 
+@viewer
 def refresh_models() -> pd.DataFrame:
     """Same as /models, for the UI's own refreshes (a private event)."""
-    return models()
+    return pd.DataFrame(lifecycle.models_table(SETTINGS))
 
 
+@viewer
 def dataset_preview(summary: dict | None) -> pd.DataFrame:
     return pd.DataFrame((summary or {}).get("preview", []))
 
@@ -209,6 +220,7 @@ def _version_choices() -> list[tuple[str, str]]:
             for m in lifecycle.models_table(SETTINGS)]
 
 
+@viewer
 def refresh_choices() -> tuple[Any, ...]:
     """Dataset and version pickers, refreshed after any change."""
     versions = _version_choices()
@@ -221,13 +233,16 @@ def refresh_choices() -> tuple[Any, ...]:
 # ---- Train -----------------------------------------------------------------------------
 
 
-def default_hyperparameters(model_type: str) -> tuple[str, str]:
+def hyperparameter_defaults(model_type: str) -> tuple[str, str]:
     """The type's hyperparameters with defaults (JSON) and their help."""
     kind = get_model_type(model_type)
     values = {p.name: p.default for p in kind.hyperparams}
     help_text = "\n".join(f"- `{p.name}` (default {p.default!r}): {p.help}"
                           for p in kind.hyperparams)
     return json.dumps(values, indent=2), f"**{kind.title}**: {kind.description}\n\n{help_text}"
+
+
+default_hyperparameters = viewer(hyperparameter_defaults)
 
 
 def _parse_hyper(hyperparameters: str | dict | None) -> dict:
@@ -245,11 +260,12 @@ def _parse_hyper(hyperparameters: str | dict | None) -> dict:
     return value
 
 
+@admin
 def train(model_type: str, dataset_id: str, base_version: str | None = None,
           hyperparameters: str = "{}", request: gr.Request = None,
           progress: gr.Progress = gr.Progress()) -> dict:  # noqa: B008 - Gradio's pattern
-    """Train a new version (admin); it is registered as 'à valider'."""
-    require_admin(request)
+    """Train a new version (admin); it is registered as 'à valider'. A training stopped
+    with the Stop button returns ``status: stopped`` (its run ends KILLED)."""
     if not dataset_id:
         raise gr.Error("Choose a training dataset.", print_exception=False)
     session = getattr(request, "session_hash", None) or "api"
@@ -260,17 +276,30 @@ def train(model_type: str, dataset_id: str, base_version: str | None = None,
                                _parse_hyper(hyperparameters),
                                progress=lambda f, m: progress(f, desc=m),
                                should_stop=stop.is_set, settings=SETTINGS)
-    except SentimentError as exc:
-        raise _user_error(exc) from exc
+    except CancelledError:
+        return {"status": "stopped", "version": None,
+                "message": "Training stopped: its run ended KILLED and nothing was registered."}
 
 
+@admin
 def cancel_training(request: gr.Request = None) -> str:
     """Ask this user's running training to stop (nothing will be registered)."""
     session = getattr(request, "session_hash", None) or "api"
     _cancelled.setdefault(session, threading.Event()).set()
-    return "Cancelling: the training stops at the next checkpoint and registers nothing."
+    return "Stopping: the training stops at its next checkpoint and registers nothing."
 
 
+@viewer
+def train_status(result: dict | None) -> str:
+    """One line under the Train button once a training ended."""
+    if not result:
+        return ""
+    if result.get("status") == "stopped":
+        return "**Stopped.** " + result["message"]
+    return f"Registered version {result.get('version')} ({result.get('status', '')})."
+
+
+@viewer
 def confusion_plot(result: dict | None) -> Any:
     """Confusion matrix of a training or validation result."""
     from sentiment.reports import confusion_figure
@@ -284,18 +313,15 @@ def confusion_plot(result: dict | None) -> Any:
 # ---- Validate / Models -----------------------------------------------------------------
 
 
+@admin
 def validate(version: str, dataset_id: str | list[str], min_accuracy: float | None = None,
-             auto_promote: bool = False, request: gr.Request = None) -> dict:
+             auto_promote: bool = False) -> dict:
     """Validate a version on one or several validation datasets (ids as a list or separated
     by commas) against the bar; the gate must hold on each (admin)."""
-    require_admin(request)
     if not version or not dataset_id:
         raise gr.Error("Choose a version and a validation dataset.", print_exception=False)
-    try:
-        result = lifecycle.validate(version, dataset_id, min_accuracy, bool(auto_promote),
-                                    SETTINGS)
-    except SentimentError as exc:
-        raise _user_error(exc) from exc
+    result = lifecycle.validate(version, dataset_id, min_accuracy, bool(auto_promote),
+                                SETTINGS)
     if result["promoted"]:
         _serve_latest()
     return result
@@ -306,6 +332,7 @@ COMPARED = ("balanced_accuracy", "accuracy", "macro_f1", "f1", "precision", "rec
             "actual_positive_rate", "roc_auc")
 
 
+@viewer
 def comparison(result: dict | None) -> pd.DataFrame:
     """The version's metrics beside production's on the same data, per dataset."""
     if not result:
@@ -321,14 +348,10 @@ def comparison(result: dict | None) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+@viewer
 def validation_gallery(result: dict | None) -> list[tuple[str, str]]:
     """Confusion matrices, ROC and precision-recall curves of the validation runs."""
-    if not result:
-        return []
-    try:
-        return lifecycle.validation_images(result, SETTINGS)
-    except SentimentError as exc:
-        raise _user_error(exc) from exc
+    return lifecycle.validation_images(result, SETTINGS) if result else []
 
 
 def challenger_line(state: dict | None = None) -> str:
@@ -344,51 +367,58 @@ def challenger_line(state: dict | None = None) -> str:
             + f" - {state.get('message', '')}")
 
 
+@viewer
+def challenger_now() -> str:
+    """The challenger line at page load."""
+    return challenger_line()
+
+
+@viewer
 def models_tick(last_status: str | None) -> tuple[Any, Any, str]:
     """Timer: refresh the challenger line always, the table when the challenger moves."""
     state = lifecycle.challenger_status(SETTINGS) or {}
     now = f"{state.get('status')}:{state.get('version', '')}"
     busy = state.get("status") in ("training", "validating")
-    table = models() if busy or now != last_status else gr.skip()
+    table = pd.DataFrame(lifecycle.models_table(SETTINGS)) if busy or now != last_status \
+        else gr.skip()
     return challenger_line(state), table, now
 
 
+@admin
 def promote(version: str, force: bool = False, request: gr.Request = None) -> dict:
     """Promote a validated version to production (admin; force records who forced it)."""
-    user = require_admin(request)
     if not version:
         raise gr.Error("Choose a version to promote.", print_exception=False)
-    try:
-        result = lifecycle.promote(version, bool(force), user, SETTINGS)
-    except SentimentError as exc:
-        raise _user_error(exc) from exc
+    user = getattr(request, "username", None) or "local"
+    result = lifecycle.promote(version, bool(force), user, SETTINGS)
     _serve_latest()
     return result
 
 
-def rollback(request: gr.Request = None) -> dict:
+@admin
+def rollback() -> dict:
     """Move production back to the previous production version (admin)."""
-    require_admin(request)
-    try:
-        result = lifecycle.rollback(SETTINGS)
-    except SentimentError as exc:
-        raise _user_error(exc) from exc
+    result = lifecycle.rollback(SETTINGS)
     _serve_latest()
     return result
 
 
+@viewer
 def models() -> pd.DataFrame:
     """Table of model versions with tags, metrics and which is production."""
     return pd.DataFrame(lifecycle.models_table(SETTINGS))
 
 
+@viewer
 def monitoring() -> dict:
     """Feedback and alert summary."""
     return dashboard.summary(SETTINGS)
 
 
+@admin
 def monitor_views() -> tuple[Any, ...]:
-    """Everything the Monitor tab shows (plots, tables, drift)."""
+    """Everything the Monitor tab shows (plots, tables, drift); admin, since the tables
+    hold other users' texts."""
     series = dashboard.timeseries(SETTINGS)
     try:
         drift = dashboard.drift(SETTINGS)
@@ -400,22 +430,31 @@ def monitor_views() -> tuple[Any, ...]:
             dashboard.wrong_predictions(SETTINGS, limit=50), drift)
 
 
-def export_log() -> str:
-    return dashboard.export_predictions(SETTINGS)
+@admin
+def export_log(request: gr.Request = None) -> str:
+    """The prediction log as CSV (admin: it holds every user's texts)."""
+    return dashboard.export_predictions(SETTINGS, owner=_owner(request))
 
 
-def export_corrections() -> str:
-    return dashboard.export_corrections(SETTINGS)
+@admin
+def export_corrections(request: gr.Request = None) -> str:
+    """Verified corrections as a training CSV (admin)."""
+    return dashboard.export_corrections(SETTINGS, owner=_owner(request))
 
 
 # ---- Layout ----------------------------------------------------------------------------
 
-ADMIN = {"concurrency_id": "admin", "concurrency_limit": 1}
+ADMIN = {"concurrency_id": "admin", "concurrency_limit": 1}  # training and validation
+DATA = {"concurrency_id": "data", "concurrency_limit": 2}  # uploads
+# Promote and rollback have their own lane: an emergency rollback never waits for a training.
+SWITCH = {"concurrency_id": "switch", "concurrency_limit": 1}
 PRIVATE = {"api_visibility": "private"}
 OPEN_NOTE = ("**Open demo mode:** no admin password is set (`SENTIMENT_ADMIN_PASSWORD`), so "
              "anyone who can reach this page may upload, train and promote.")
 
-with gr.Blocks(title="Tweet sentiment") as demo:
+# Gradio's copies of uploads and result files expire like ours (sentiment.results).
+_TTL = int(SETTINGS.result_ttl_seconds)
+with gr.Blocks(title="Tweet sentiment", delete_cache=(max(60, _TTL // 4), _TTL)) as demo:
     gr.Markdown("# Tweet sentiment\nPositive or negative, with a confidence; and the whole "
                 "model lifecycle: data, training, validation, promotion, monitoring.")
     if not SETTINGS.auth_enabled:
@@ -464,12 +503,13 @@ with gr.Blocks(title="Tweet sentiment") as demo:
             type_in = gr.Dropdown(types, value=types[0], label="model_type")
             train_ds = gr.Dropdown([], label="dataset_id (training)", allow_custom_value=True)
             base_in = gr.Dropdown([], label="base_version (optional)", allow_custom_value=True)
-        hyper_in = gr.Code(default_hyperparameters(types[0])[0], language="json",
+        hyper_in = gr.Code(hyperparameter_defaults(types[0])[0], language="json",
                            label="hyperparameters")
-        hyper_help = gr.Markdown(default_hyperparameters(types[0])[1])
+        hyper_help = gr.Markdown(hyperparameter_defaults(types[0])[1])
         with gr.Row():
             train_btn = gr.Button("Train", variant="primary")
             stop_btn = gr.Button("Stop")
+        train_note = gr.Markdown()
         train_result = gr.JSON(label="Result")
         train_plot = gr.Plot(label="Confusion matrix (held-out)")
 
@@ -523,10 +563,8 @@ with gr.Blocks(title="Tweet sentiment") as demo:
                          api_name="predict", concurrency_limit=16)
     predict_btn.click(**predict_event)
     text_in.submit(**{**predict_event, "api_name": False, **PRIVATE})
-    right_btn.click(lambda last: feedback_from_ui(last, True), last_prediction, feedback_out,
-                    **PRIVATE)
-    wrong_btn.click(lambda last: feedback_from_ui(last, False), last_prediction, feedback_out,
-                    **PRIVATE)
+    right_btn.click(mark_correct, last_prediction, feedback_out, **PRIVATE)
+    wrong_btn.click(mark_wrong, last_prediction, feedback_out, **PRIVATE)
     fb_correct.change(feedback, [fb_text, fb_label, fb_correct], fb_ack, api_name="feedback")
     batch_btn.click(predict_batch, batch_in, [batch_file, batch_summary],
                     api_name="predict_batch", concurrency_limit=2).then(
@@ -537,7 +575,7 @@ with gr.Blocks(title="Tweet sentiment") as demo:
                                               "upload_training"),
                                              (up_val_btn, upload_validation, val_file,
                                               "upload_validation")):
-        uploaded = button.click(handler, upload_in, upload_summary, api_name=name, **ADMIN)
+        uploaded = button.click(handler, upload_in, upload_summary, api_name=name, **DATA)
         uploaded.then(dataset_preview, upload_summary, upload_preview, **PRIVATE)
         uploaded.then(refresh_datasets, None, datasets_table, **PRIVATE)
         uploaded.then(refresh_choices, None, pickers, **PRIVATE)
@@ -549,7 +587,8 @@ with gr.Blocks(title="Tweet sentiment") as demo:
     trained.then(confusion_plot, train_result, train_plot, **PRIVATE)
     trained.then(refresh_choices, None, pickers, **PRIVATE)
     trained.then(refresh_models, None, models_table, **PRIVATE)
-    stop_btn.click(cancel_training, None, train_result, **PRIVATE)
+    trained.then(train_status, train_result, train_note, **PRIVATE)
+    stop_btn.click(cancel_training, None, train_note, **PRIVATE)
 
     validated = validate_btn.click(validate, [val_version, val_ds, min_acc, auto_in],
                                    validate_result, api_name="validate", **ADMIN)
@@ -559,10 +598,10 @@ with gr.Blocks(title="Tweet sentiment") as demo:
 
     models_btn.click(models, None, models_table, api_name="models")
     promoted = promote_btn.click(promote, [promote_version, force_in], lifecycle_result,
-                                 api_name="promote", **ADMIN)
+                                 api_name="promote", **SWITCH)
     promoted.then(refresh_models, None, models_table, **PRIVATE)
     rolled_back = rollback_btn.click(rollback, None, lifecycle_result, api_name="rollback",
-                                     **ADMIN)
+                                     **SWITCH)
     rolled_back.then(refresh_models, None, models_table, **PRIVATE)
 
     monitor_btn.click(monitoring, None, monitor_summary, api_name="monitoring")
@@ -575,19 +614,27 @@ with gr.Blocks(title="Tweet sentiment") as demo:
     demo.load(refresh_choices, None, pickers, **PRIVATE)
     demo.load(refresh_datasets, None, datasets_table, **PRIVATE)
     demo.load(refresh_models, None, models_table, **PRIVATE)
-    demo.load(lambda: challenger_line(), None, challenger_md, **PRIVATE)
+    demo.load(challenger_now, None, challenger_md, **PRIVATE)
     models_timer.tick(models_tick, challenger_seen, [challenger_md, models_table,
                                                      challenger_seen], **PRIVATE)
 
 
 def main() -> None:
-    """Bootstrap the default model in the background and serve the app."""
+    """Check the home is writable, bootstrap the default model in the background and
+    serve the app (result files expire after SENTIMENT_RESULT_TTL_SECONDS)."""
+    from starlette.middleware import Middleware
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    try:
+        check_writable(SETTINGS.home)
+    except SettingsError as exc:
+        sys.exit(f"error: {exc}")
     bootstrap_in_background()
     demo.queue(default_concurrency_limit=8).launch(
         auth=check_login if SETTINGS.auth_enabled else None,
         auth_message="Sign in: the admin may train and promote; viewers may predict.",
-        max_file_size=SETTINGS.max_upload_bytes, show_error=True, ssr_mode=False)
+        max_file_size=SETTINGS.max_upload_bytes, show_error=False, ssr_mode=False,
+        app_kwargs={"middleware": [Middleware(security.ClientAddress)]})
 
 
 if __name__ == "__main__":

@@ -123,6 +123,8 @@ class Settings:
     alert_to: tuple[str, ...] = ()
     alert_webhook: str | None = None
     drift_bound: float = 0.15
+    result_ttl_seconds: float = 3600.0
+    result_quota_mb: float = 200.0
 
     @property
     def auth_enabled(self) -> bool:
@@ -138,7 +140,11 @@ def get_settings() -> Settings:
     apply_offline_defaults()
     env = os.environ.get
     home = Path(env("SENTIMENT_HOME") or _default_home()).expanduser().resolve()
-    home.mkdir(parents=True, exist_ok=True)
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SettingsError(f"SENTIMENT_HOME={home} cannot be created ({exc.strerror}); point "
+                            "SENTIMENT_HOME at a writable folder.") from exc
     tracking = env("MLFLOW_TRACKING_URI") or f"sqlite:///{home / 'mlflow.db'}"
     model_name = env("SENTIMENT_MODEL_NAME", "tweet-sentiment").strip()
     if not model_name or "/" in model_name or "@" in model_name:
@@ -179,4 +185,19 @@ def get_settings() -> Settings:
         alert_to=tuple(a.strip() for a in env("SENTIMENT_ALERT_TO", "").split(",") if a.strip()),
         alert_webhook=webhook,
         drift_bound=_float("SENTIMENT_DRIFT_BOUND", 0.15, 0.0, 1.0),
+        result_ttl_seconds=_float("SENTIMENT_RESULT_TTL_SECONDS", 3600.0, 1.0, 86_400 * 7),
+        result_quota_mb=_float("SENTIMENT_RESULT_QUOTA_MB", 200.0, 1.0, 100_000.0),
     )
+
+
+def check_writable(home: Path) -> None:
+    """Fail loudly (one line) when SENTIMENT_HOME cannot be written: every prediction
+    would be served but nothing recorded, and no model could be trained or promoted."""
+    probe = home / f".write-check-{os.getpid()}"
+    try:
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as exc:
+        raise SettingsError(f"SENTIMENT_HOME={home} is not writable ({exc.strerror}); point "
+                            "SENTIMENT_HOME at a writable folder (or fix its permissions)."
+                            ) from exc

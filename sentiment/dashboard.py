@@ -7,17 +7,15 @@ as often as it likes.
 
 from __future__ import annotations
 
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from sentiment import registry
+from sentiment import registry, results
 from sentiment.config import Settings, get_settings
 from sentiment.csvsafe import write_csv
-from sentiment.monitoring import MonitoringStore, get_store
+from sentiment.monitoring import MonitoringStore, MonitoringUnavailable, get_store
 
 _baselines: dict[tuple[str, str], dict[str, float]] = {}
 
@@ -27,26 +25,45 @@ def _store(settings: Settings) -> MonitoringStore:
 
 
 def summary(settings: Settings | None = None) -> dict[str, Any]:
-    """Totals of predictions, feedback and alerts, accuracy from feedback, latest alerts."""
+    """Totals of predictions, feedback and alerts, accuracy from feedback, latest alerts,
+    and whether logging works (``logging``: ok, or degraded with the reason)."""
     settings = settings or get_settings()
     store = _store(settings)
-    totals = store.query("SELECT COUNT(*) AS n, AVG(latency_ms) AS mean_latency_ms,"
-                         " AVG(label = 'positive') AS positive_rate FROM predictions").iloc[0]
-    feedback = store.query("SELECT COUNT(*) AS n, SUM(is_correct = 0) AS wrong FROM feedback"
-                           ).iloc[0]
-    n_feedback, wrong = int(feedback["n"]), int(feedback["wrong"] or 0)
+    try:
+        totals = store.query("SELECT COUNT(*) AS n, AVG(latency_ms) AS mean_latency_ms,"
+                             " AVG(label = 'positive') AS positive_rate FROM predictions"
+                             ).iloc[0]
+        feedback = store.query(
+            "SELECT SUM(verified = 1) AS n, SUM(verified = 1 AND is_correct = 0) AS wrong,"
+            " SUM(verified = 0) AS unverified FROM feedback").iloc[0]
+        n_alerts = int(store.query("SELECT COUNT(*) AS n FROM alerts").iloc[0]["n"])
+        latest = alerts(settings, limit=5).to_dict(orient="records")
+    except MonitoringUnavailable as exc:
+        return {"logging": _health(store), "message": str(exc)}
+    n_feedback, wrong = int(feedback["n"] or 0), int(feedback["wrong"] or 0)
     return {
+        "logging": _health(store),
         "predictions": int(totals["n"]),
         "mean_latency_ms": _round(totals["mean_latency_ms"]),
         "positive_rate": _round(totals["positive_rate"]),
         "feedback": n_feedback, "wrong": wrong,
+        "unverified_feedback": int(feedback["unverified"] or 0),
         "accuracy_from_feedback": _round(1 - wrong / n_feedback) if n_feedback else None,
-        "alerts": int(store.query("SELECT COUNT(*) AS n FROM alerts").iloc[0]["n"]),
-        "latest_alerts": alerts(settings, limit=5).to_dict(orient="records"),
+        "alerts": n_alerts, "latest_alerts": latest,
         "alert_rule": f"{settings.alert_threshold} wrong reports within "
                       f"{settings.alert_window_seconds} s, cool-down "
                       f"{settings.alert_cooldown_seconds} s",
     }
+
+
+def _health(store: MonitoringStore) -> str:
+    health = getattr(store, "health", {"status": "ok", "unlogged": 0})
+    if health["status"] == "ok" and not health.get("unlogged"):
+        return "ok"
+    return (f"{health['status']}: {health.get('unlogged', 0)} predictions served but not "
+            f"logged" + (f" ({health['reason']})" if health.get("reason") else "")
+            + (f"; an unreadable store was moved aside to {health['moved_aside']}"
+               if health.get("moved_aside") else ""))
 
 
 def _readable_time(frame: pd.DataFrame, keep_ts: bool = False) -> pd.DataFrame:
@@ -79,6 +96,7 @@ def accuracy_by_version(settings: Settings | None = None) -> pd.DataFrame:
     return _store(settings).query(
         "SELECT COALESCE(model_version, 'unknown') AS model_version, COUNT(*) AS feedback,"
         " SUM(is_correct) AS correct, ROUND(AVG(is_correct), 4) AS accuracy FROM feedback"
+        " WHERE verified = 1"
         " GROUP BY model_version ORDER BY model_version")
 
 
@@ -96,29 +114,30 @@ def wrong_predictions(settings: Settings | None = None, limit: int = 1000) -> pd
     settings = settings or get_settings()
     return _readable_time(_store(settings).query(
         "SELECT ts, text, predicted_label, corrected_label, model_version, comment"
-        " FROM feedback WHERE is_correct = 0 ORDER BY ts DESC LIMIT ?", (limit,)))
+        " FROM feedback WHERE is_correct = 0 AND verified = 1 ORDER BY ts DESC LIMIT ?",
+        (limit,)))
 
 
-def _write_csv(frame: pd.DataFrame, name: str) -> str:
-    path = Path(tempfile.mkdtemp(prefix="export-")) / name
-    write_csv(frame, path)
-    return str(path)
+def _write_csv(frame: pd.DataFrame, name: str, settings: Settings, owner: str) -> str:
+    return str(write_csv(frame, results.new_path(settings, owner, name)))
 
 
-def export_predictions(settings: Settings | None = None) -> str:
+def export_predictions(settings: Settings | None = None, owner: str = "api") -> str:
     """The whole prediction log as a formula-safe CSV; returns its path."""
     settings = settings or get_settings()
     frame = _store(settings).query("SELECT * FROM predictions ORDER BY id")
-    return _write_csv(_readable_time(frame, keep_ts=True), "prediction_log.csv")
+    return _write_csv(_readable_time(frame, keep_ts=True), "prediction_log.csv", settings, owner)
 
 
-def export_corrections(settings: Settings | None = None) -> str:
+def export_corrections(settings: Settings | None = None, owner: str = "api") -> str:
     """Wrong predictions with corrected labels as ``text,label``: ingestible as training data."""
     settings = settings or get_settings()
     frame = _store(settings).query(
         "SELECT text, corrected_label AS label FROM feedback WHERE is_correct = 0"
+        " AND verified = 1"
         " AND corrected_label IN ('positive', 'negative') ORDER BY ts")
-    return _write_csv(frame.drop_duplicates("text"), "corrections_training.csv")
+    return _write_csv(frame.drop_duplicates("text"), "corrections_training.csv", settings,
+                      owner)
 
 
 def drift(settings: Settings | None = None, window: int = 500) -> dict[str, Any]:

@@ -81,14 +81,13 @@ def validate(version: str, dataset_id: str, min_accuracy: float | None = None,
 def validation_images(result: dict[str, Any], settings: Settings | None = None
                       ) -> list[tuple[str, str]]:
     """The figures each validation run of ``result`` logged, as (local path, caption)."""
-    import tempfile
-    from pathlib import Path
+    from sentiment import results
 
     settings = settings or get_settings()
     images = []
     for check in result.get("datasets", []):
         run_id = check["validation_run_id"]
-        folder = Path(tempfile.gettempdir()) / "sentiment-reports" / run_id
+        folder = results.new_path(settings, "reports", run_id)
         for name in check.get("figures", []):
             path = registry.download_artifact(run_id, name, folder, settings)
             images.append((str(path), f"{check['dataset']}: {name.removesuffix('.png')}"))

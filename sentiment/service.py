@@ -7,23 +7,25 @@ with the same limits as uploads and written back formula-safe.
 
 from __future__ import annotations
 
-import tempfile
+import logging
 import time
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from sentiment import results
 from sentiment.alerts import check_and_alert
 from sentiment.config import Settings, get_settings
 from sentiment.csvread import REPAIRED, Records, align, decode, read_records
 from sentiment.csvsafe import write_csv
 from sentiment.data import TEXT_COLUMNS, read_upload
 from sentiment.errors import InvalidInputError
-from sentiment.monitoring import MonitoringStore, get_store
+from sentiment.monitoring import MonitoringStore, MonitoringUnavailable, PredictionRow, get_store
 from sentiment.serving import ModelServer
 
 LABELS = ("positive", "negative")
+log = logging.getLogger(__name__)
 
 
 def _unique(names: list[str]) -> list[str]:
@@ -50,17 +52,29 @@ class SentimentService:
         started = time.perf_counter()
         prediction = self.server.predict_one(text)
         latency = (time.perf_counter() - started) * 1000
-        prediction_id = None
-        if self.log_predictions:
-            prediction_id = self.store.log_predictions([(
-                text, prediction.label, prediction.proba_positive, prediction.version, latency,
-                source)])[0]
+        ids, logging_state = self._log([(text, prediction.label, prediction.proba_positive,
+                                         prediction.version, latency, source)])
+        prediction_id = ids[0] if ids else None
         return {"label": prediction.label, "proba_positive": prediction.proba_positive,
                 "confidences": {"positive": prediction.proba_positive,
                                 "negative": 1.0 - prediction.proba_positive},
                 "confidence": prediction.confidence, "model_name": self.settings.model_name,
                 "version": prediction.version, "model_type": prediction.model_type,
-                "latency_ms": round(latency, 2), "prediction_id": prediction_id}
+                "latency_ms": round(latency, 2), "prediction_id": prediction_id,
+                "logging": logging_state}
+
+    def _log(self, rows: list[PredictionRow]) -> tuple[list[int], str]:
+        """Log served predictions; a failing store never fails the prediction: the rows
+        are counted as unlogged and the store heals or reports itself degraded."""
+        if not self.log_predictions:
+            return [], "off"
+        try:
+            return self.store.log_predictions(rows), "ok"
+        except MonitoringUnavailable as exc:
+            health = getattr(self.store, "health", {})
+            health["unlogged"] = health.get("unlogged", 0) + len(rows)
+            log.error("%d prediction(s) served but not logged: %s", len(rows), exc)
+            return [], "degraded: served but not logged (monitoring store unavailable)"
 
     def read_batch(self, path: str) -> tuple[pd.DataFrame, str, Records]:
         """Read a CSV of texts to classify: the rows, the text column, and what was
@@ -95,8 +109,10 @@ class SentimentService:
                                     f"{self.settings.max_batch_rows:,}.")
         return frame, column, rows
 
-    def predict_file(self, path: str) -> tuple[str, dict[str, Any], pd.DataFrame]:
-        """Classify every row of a CSV; return the result CSV path, a summary and the frame."""
+    def predict_file(self, path: str, owner: str = "api"
+                     ) -> tuple[str, dict[str, Any], pd.DataFrame]:
+        """Classify every row of a CSV; return the result CSV path (an expiring file of
+        ``owner``, see :mod:`sentiment.results`), a summary and the frame."""
         frame, column, rows = self.read_batch(path)
         texts = frame[column].astype(str).str.slice(0, self.settings.max_text_chars).tolist()
         started = time.perf_counter()
@@ -106,12 +122,10 @@ class SentimentService:
         frame["label"] = [p.label for p in predictions]
         frame["proba_positive"] = [round(p.proba_positive, 4) for p in predictions]
         version = predictions[0].version
-        if self.log_predictions:
-            per_row = seconds * 1000 / len(texts)
-            self.store.log_predictions([(t, p.label, p.proba_positive, p.version, per_row,
-                                         "batch") for t, p in zip(texts, predictions)])
-        out_dir = Path(tempfile.mkdtemp(prefix="predictions-"))
-        out = out_dir / f"{Path(path).stem[:60]}_predictions.csv"
+        per_row = seconds * 1000 / len(texts)
+        _, logging_state = self._log([(t, p.label, p.proba_positive, p.version, per_row,
+                                       "batch") for t, p in zip(texts, predictions)])
+        out = results.new_path(self.settings, owner, f"{Path(path).stem[:60]}_predictions.csv")
         write_csv(frame, out)
         counts = frame["label"].value_counts().to_dict()
         summary = {"rows": len(frame), "text_column": str(column), "version": version,
@@ -120,7 +134,7 @@ class SentimentService:
                    "dropped": rows.counts.get("missing fields", 0)
                    + rows.counts.get("extra fields", 0) + rows.counts.get("blank line", 0),
                    "repaired": rows.counts.get(REPAIRED, 0), "lines": rows.lines,
-                   "seconds": round(seconds, 3),
+                   "seconds": round(seconds, 3), "logging": logging_state,
                    "rows_per_second": round(len(frame) / max(seconds, 1e-9))}
         return str(out), summary, frame
 
@@ -139,9 +153,14 @@ class SentimentService:
         feedback_id = self.store.add_feedback(prediction_id, text[:self.settings.max_text_chars],
                                               predicted_label, bool(is_correct), corrected_label,
                                               (comment or "")[:1000] or None)
-        alert = None if is_correct else check_and_alert(self.store, self.settings)
+        verified = self.store.feedback_verified(feedback_id)
+        alert = None if is_correct or not verified else check_and_alert(self.store,
+                                                                        self.settings)
+        note = "" if verified else (" It matches no prediction served with that label (or "
+                                    "that prediction was already reported), so it is kept "
+                                    "apart as unverified: it counts in no alert or export.")
         return {"feedback_id": feedback_id, "recorded": True, "is_correct": bool(is_correct),
-                "alert_raised": alert is not None,
-                "message": "Thanks, feedback recorded." + (
+                "verified": verified, "alert_raised": alert is not None,
+                "message": "Thanks, feedback recorded." + note + (
                     f" Alert #{alert['id']} raised: {alert['n_wrong']} wrong predictions "
                     "reported recently." if alert else "")}

@@ -95,8 +95,8 @@ def test_batch_prediction_file_is_formula_safe(client: Client, tmp_path: Path) -
     result_file, summary = client.predict(file=handle_file(str(path)), api_name="/predict_batch")
     assert summary["rows"] == 3 and summary["positive"] + summary["negative"] == 3
     lines = Path(result_file).read_text().splitlines()
-    assert lines[0] == "id,text,label,proba_positive"
-    assert lines[1].startswith('1,"\'=HYPERLINK(') and lines[3].startswith("3,'+worst")
+    assert lines[0] == '"id","text","label","proba_positive"'  # every cell quoted
+    assert lines[1].startswith('"1","\'=HYPERLINK(') and lines[3].startswith('"3","\'+worst')
 
 
 def test_headerless_batch_uses_the_text_column(client: Client) -> None:

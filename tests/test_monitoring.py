@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sentiment import dashboard, lifecycle, registry
+from sentiment import dashboard, lifecycle, monitoring, registry
 from sentiment.config import get_settings
 from sentiment.monitoring import SQLiteStore, get_store
 from sentiment.service import SentimentService
@@ -88,6 +88,7 @@ def test_one_email_per_burst_then_quiet_then_another(trained, inbox, monkeypatch
 
 def test_window_slides(home: Path) -> None:
     store = SQLiteStore(home / "m.db")
+    store.log_predictions([(text, "positive", 0.9, "1", 1.0, "api") for text in WRONG[:3]])
     for text in WRONG[:2]:
         store.add_feedback(None, text, "positive", False)
     assert store.claim_alert(3, 300, 600, now=time.time()) is None
@@ -239,3 +240,71 @@ def test_summary_and_accuracy_per_version(trained) -> None:
     service.feedback("tweet number 0", "positive", False)
     versions = dashboard.accuracy_by_version()["model_version"].tolist()
     assert versions == [trained["version"]]
+
+
+# ---- issue 9.1: the monitoring store never takes prediction down ------------------------
+
+
+def test_a_corrupt_store_at_start_is_moved_aside_and_predictions_served(trained, home) -> None:
+    (home / "monitoring.db").write_bytes(b"this is not a database " * 100)
+    monitoring._stores.clear()  # a fresh process
+    service = SentimentService(get_settings())
+    answers = [service.predict(f"flight {i} was great") for i in range(12)]
+    assert all(a["label"] == "positive" and a["logging"] == "ok" for a in answers)
+    aside = list(home.glob("monitoring.db.corrupt-*"))
+    assert len(aside) == 1 and aside[0].read_bytes().startswith(b"this is not")
+    assert int(service.store.query("SELECT COUNT(*) AS n FROM predictions")["n"][0]) == 12
+
+
+def test_a_store_deleted_while_running_is_recreated(trained, home) -> None:
+    service = SentimentService(get_settings())
+    service.predict("before the delete")
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{home / 'monitoring.db'}{suffix}").unlink(missing_ok=True)
+    answers = []
+    threads = [threading.Thread(target=lambda i=i: answers.append(
+        service.predict(f"after the delete {i}"))) for i in range(9)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(answers) == 9 and all(a["logging"] == "ok" for a in answers)
+    logged = service.store.query("SELECT text FROM predictions")["text"].tolist()
+    assert sorted(logged) == sorted(f"after the delete {i}" for i in range(9))
+    assert (home / "monitoring.db").is_file()
+
+
+def test_an_unusable_store_degrades_logging_only(trained, home) -> None:
+    service = SentimentService(get_settings())
+    service.predict("logged")
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{home / 'monitoring.db'}{suffix}").unlink(missing_ok=True)
+    (home / "monitoring.db").mkdir()  # a directory where the file was: cannot be opened
+    answers = [service.predict(f"still served {i}") for i in range(5)]
+    assert all(a["label"] == "positive" or a["label"] == "negative" for a in answers)
+    assert all(a["logging"].startswith("degraded") and a["prediction_id"] is None
+               for a in answers)
+    state = dashboard.summary()["logging"]
+    assert state.startswith("degraded: 5 predictions served but not logged"), state
+    (home / "monitoring.db").rmdir()  # the operator fixes it: logging comes back by itself
+    assert service.predict("logged again")["logging"] == "ok"
+    assert dashboard.summary()["predictions"] == 1
+
+
+def test_feedback_must_refer_to_a_served_prediction(trained) -> None:
+    """Issue 9.15: made-up reports are kept apart: no alert, no export, no accuracy."""
+    service = SentimentService(get_settings())
+    for i in range(4):
+        made_up = service.feedback(f"never predicted {i}", "positive", False)
+        assert made_up["verified"] is False and made_up["alert_raised"] is False
+    served = service.predict("I love this airline")
+    wrong_label = service.feedback("I love this airline", "negative", False)
+    assert wrong_label["verified"] is False  # not the label that was served
+    first = service.feedback("I love this airline", served["label"], False)
+    again = service.feedback("I love this airline", served["label"], False)
+    assert first["verified"] is True and again["verified"] is False  # no stacking
+    summary = dashboard.summary()
+    assert summary["wrong"] == 1 and summary["unverified_feedback"] == 6
+    assert summary["alerts"] == 0
+    corrections = pd.read_csv(dashboard.export_corrections(), dtype=str)
+    assert corrections["text"].tolist() == ["I love this airline"]
