@@ -1,5 +1,7 @@
 """Admins vs viewers vs anonymous callers, checked over HTTP against the real app."""
 
+import json
+
 import pytest
 import requests
 from gradio_client import Client, handle_file
@@ -67,3 +69,49 @@ def test_admin_may_run_admin_actions(secured: AppServer, tmp_path) -> None:
     csv.write_text("text,label\ngreat,1\nawful,0\n")
     summary = admin.predict(file=handle_file(str(csv)), api_name="/upload_training")
     assert summary["rows_kept"] == 2
+
+
+def _call_by_index(server: AppServer, auth: tuple[str, str], fn_name: str) -> str:
+    """Call a UI-only handler (no api_name) the way a hostile script would: log in over
+    HTTP, then join the queue with its fn_index. Returns the server's final message."""
+    session = requests.Session()
+    assert session.post(f"{server.url}login", data={"username": auth[0],
+                                                     "password": auth[1]}).ok
+    config = session.get(f"{server.url}config", timeout=10).json()
+    index = next(d["id"] for d in config["dependencies"]
+                 if d.get("api_name") == fn_name or d.get("name") == fn_name)
+    joined = session.post(f"{server.url}gradio_api/queue/join",
+                          json={"data": [], "fn_index": index, "session_hash": "hostile1",
+                                "event_data": None, "trigger_id": None}, timeout=10)
+    assert joined.ok, joined.text
+    with session.get(f"{server.url}gradio_api/queue/data?session_hash=hostile1",
+                     stream=True, timeout=60) as stream:
+        for line in stream.iter_lines():
+            if line.startswith(b"data:"):
+                event = json.loads(line[5:])
+                if event.get("msg") == "process_completed":
+                    return json.dumps(event.get("output", {}))
+    raise AssertionError("no answer")
+
+
+@pytest.mark.parametrize("handler", ["export_log", "export_corrections", "monitor_views"])
+def test_ui_only_handlers_check_the_caller_too(secured: AppServer, handler: str) -> None:
+    """Issue 9.12: viewers could download every user's texts through the export buttons."""
+    refused = json.loads(_call_by_index(secured, VIEWER, handler))
+    assert refused.get("error") == "Admin only: ann may not do this." and "data" not in refused
+    allowed = json.loads(_call_by_index(secured, ADMIN, handler))
+    assert allowed.get("data") and not allowed.get("error")
+
+
+def test_wrong_passwords_are_throttled_and_logged(secured: AppServer) -> None:
+    """Issue 9.13: after 5 failures the client waits, longer each time; a right password
+    in the meantime is refused too, and every failure is in the server log."""
+    answers = [requests.post(f"{secured.url}login", data={"username": "admin",
+                                                          "password": f"guess-{i}"},
+                             timeout=10).status_code for i in range(8)]
+    assert answers[:5] == [400] * 5
+    assert 429 in answers[5:], answers  # the address is locked out at once
+    locked = requests.post(f"{secured.url}login", data={"username": "admin",
+                                                        "password": ADMIN[1]}, timeout=10)
+    assert locked.status_code in (400, 429)
+    assert "failed sign-in" in secured.log_path.read_text()

@@ -1,10 +1,11 @@
-"""A long admin job (training) does not freeze predictions for other users."""
+"""A long admin job (training) freezes neither predictions nor an emergency rollback."""
 
 import statistics
 import time
 
 import pytest
 from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
 
 from tests.conftest import shared_file
 
@@ -21,6 +22,15 @@ def test_predictions_stay_fast_while_a_model_trains(app_server) -> None:
                        base_version="", hyperparameters='{"char_ngram_max": 6}',
                        api_name="/train")
     latencies = []
+    while job.status().code.name not in ("PROCESSING", "FINISHED"):
+        time.sleep(0.05)
+    # Issue 9.4: an emergency rollback is answered at once, not after the training.
+    started = time.perf_counter()
+    with pytest.raises(AppError, match="nothing to roll back"):
+        Client(app_server.url, verbose=False).predict(api_name="/rollback")
+    rollback_s = time.perf_counter() - started
+    assert not job.done(), "the training ended before the rollback could overlap it"
+    assert rollback_s < 10, rollback_s
     while not job.done():
         started = time.perf_counter()
         user.predict(text="is my flight on time?", api_name="/predict")
