@@ -44,8 +44,13 @@ def client(settings: Settings) -> Any:
 
     with _lock:
         mlflow.set_tracking_uri(settings.tracking_uri)
+        mlflow.set_registry_uri(settings.tracking_uri)  # else the first one stays cached
         if settings.tracking_uri not in _clients:
-            _clients[settings.tracking_uri] = mlflow.MlflowClient(settings.tracking_uri)
+            from sentiment.relocate import rebase
+
+            rebase(settings)  # a home copied or mounted elsewhere keeps working
+            _clients[settings.tracking_uri] = mlflow.MlflowClient(
+                settings.tracking_uri, registry_uri=settings.tracking_uri)
         return _clients[settings.tracking_uri]
 
 

@@ -70,3 +70,31 @@ def test_every_start_reconciles(trained: dict[str, str], tmp_path: Path) -> None
     assert outcome["changed"] is False
     assert registry.client(get_settings()).get_run(run_id).info.status == "KILLED"
     assert any(run_id in m for m in messages)
+
+
+def test_a_home_copied_elsewhere_keeps_working(trained: dict[str, str], home: Path,
+                                               tmp_path: Path, monkeypatch) -> None:
+    """Issue 9.7: the registry kept absolute artifact paths, so a moved home broke."""
+    import shutil
+
+    from sentiment import lifecycle
+    from sentiment.serving import ModelServer
+
+    moved = tmp_path / "restored" / "home"
+    shutil.copytree(home, moved)
+    shutil.rmtree(home)  # nothing may still point at the old place
+    monkeypatch.setenv("SENTIMENT_HOME", str(moved))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)  # MLflow exports the old one
+    settings = get_settings()
+    assert settings.tracking_uri == f"sqlite:///{moved / 'mlflow.db'}"
+    answer = ModelServer(settings).predict_one("I love this airline")
+    assert answer.label == "positive" and answer.version == trained["version"]
+    frame, _ = registry.load_dataset(trained["training"], settings)
+    assert len(frame) > 1000
+    warm = lifecycle.train("tfidf_logreg", trained["training"], base_version=trained["version"],
+                           settings=settings)
+    checked = lifecycle.validate(warm["version"], trained["validation"], 0.6, False, settings)
+    assert checked["datasets"][0]["metrics"]["accuracy"] > 0.6
+    uri = registry.client(settings).get_run(warm["run_id"]).info.artifact_uri
+    assert uri.startswith((moved / "mlartifacts").as_uri())
+    assert not home.exists()
