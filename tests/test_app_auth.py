@@ -97,6 +97,10 @@ def _call_by_index(server: AppServer, auth: tuple[str, str], fn_name: str) -> st
 @pytest.mark.parametrize("handler", ["export_log", "export_corrections", "monitor_views"])
 def test_ui_only_handlers_check_the_caller_too(secured: AppServer, handler: str) -> None:
     """Issue 9.12: viewers could download every user's texts through the export buttons."""
+    anonymous = requests.post(f"{secured.url}gradio_api/queue/join",
+                              json={"data": [], "fn_index": 0, "session_hash": "anon1"},
+                              timeout=10)
+    assert anonymous.status_code == 401
     refused = json.loads(_call_by_index(secured, VIEWER, handler))
     assert refused.get("error") == "Admin only: ann may not do this." and "data" not in refused
     allowed = json.loads(_call_by_index(secured, ADMIN, handler))
