@@ -187,22 +187,30 @@ def upload_validation(file: str | None) -> dict:
     return _upload(file, "validation")
 
 
+def _datasets_frame() -> pd.DataFrame:
+    return pd.DataFrame(lifecycle.datasets_table(SETTINGS))
+
+
+def _models_frame() -> pd.DataFrame:
+    return pd.DataFrame(lifecycle.models_table(SETTINGS))
+
+
 @viewer
 def datasets() -> pd.DataFrame:
     """Table of ingested datasets."""
-    return pd.DataFrame(lifecycle.datasets_table(SETTINGS))
+    return _datasets_frame()
 
 
 @viewer
 def refresh_datasets() -> pd.DataFrame:
     """Same as /datasets, for the UI's own refreshes (a private event)."""
-    return pd.DataFrame(lifecycle.datasets_table(SETTINGS))
+    return _datasets_frame()
 
 
 @viewer
 def refresh_models() -> pd.DataFrame:
     """Same as /models, for the UI's own refreshes (a private event)."""
-    return pd.DataFrame(lifecycle.models_table(SETTINGS))
+    return _models_frame()
 
 
 @viewer
@@ -379,8 +387,7 @@ def models_tick(last_status: str | None) -> tuple[Any, Any, str]:
     state = lifecycle.challenger_status(SETTINGS) or {}
     now = f"{state.get('status')}:{state.get('version', '')}"
     busy = state.get("status") in ("training", "validating")
-    table = pd.DataFrame(lifecycle.models_table(SETTINGS)) if busy or now != last_status \
-        else gr.skip()
+    table = _models_frame() if busy or now != last_status else gr.skip()
     return challenger_line(state), table, now
 
 
@@ -406,7 +413,7 @@ def rollback() -> dict:
 @viewer
 def models() -> pd.DataFrame:
     """Table of model versions with tags, metrics and which is production."""
-    return pd.DataFrame(lifecycle.models_table(SETTINGS))
+    return _models_frame()
 
 
 @viewer

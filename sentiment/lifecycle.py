@@ -87,7 +87,7 @@ def validation_images(result: dict[str, Any], settings: Settings | None = None
     images = []
     for check in result.get("datasets", []):
         run_id = check["validation_run_id"]
-        folder = results.new_path(settings, "reports", run_id)
+        folder = results.stable_dir(settings, "reports", run_id)  # downloaded once
         for name in check.get("figures", []):
             path = registry.download_artifact(run_id, name, folder, settings)
             images.append((str(path), f"{check['dataset']}: {name.removesuffix('.png')}"))

@@ -156,10 +156,12 @@ def reconcile_runs(settings: Settings) -> list[dict[str, str]]:
 
 def _fail_pending_models(mlc: Any, experiment: str, run_id: str) -> bool:
     """Mark FAILED the logged models a dead run had started writing; drop their files."""
+    from mlflow.entities import LoggedModelStatus
+
     removed = False
     for model in mlc.search_logged_models([experiment],
                                           filter_string=f"source_run_id = '{run_id}'"):
-        if str(model.status) in ("PENDING", "LoggedModelStatus.PENDING"):
+        if model.status == LoggedModelStatus.PENDING:
             mlc.finalize_logged_model(model.model_id, "FAILED")
             removed = _remove_local_artifacts(model.artifact_location) or removed
     return removed

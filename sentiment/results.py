@@ -80,6 +80,13 @@ def sweep(settings: Settings, owner: str | None = None, incoming: int = 0) -> in
     return deleted
 
 
+def stable_dir(settings: Settings, owner: str, key: str) -> Path:
+    """A folder of ``owner`` named by ``key`` (after a sweep), the same on every call
+    until it expires, so that files already there are reused (report images)."""
+    sweep(settings, owner)
+    return _owner_dir(owner) / re.sub(r"[^\w.\-]+", "_", key)[:100]
+
+
 def new_path(settings: Settings, owner: str, name: str) -> Path:
     """A fresh path for a result file of ``owner`` named ``name`` (after a sweep)."""
     sweep(settings, owner)
