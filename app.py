@@ -24,7 +24,7 @@ import security  # noqa: E402
 from sentiment import dashboard, lifecycle  # noqa: E402
 from sentiment.errors import CancelledError, SentimentError  # noqa: E402
 from sentiment.models import available_types, get_model_type  # noqa: E402
-from sentiment.service import SentimentService  # noqa: E402
+from sentiment.service import SentimentService, registry_note  # noqa: E402
 
 log = logging.getLogger("app")
 try:
@@ -123,6 +123,8 @@ def predict(text: str, request: gr.Request = None) -> tuple[dict, dict, dict]:
                                       "model_type", "latency_ms", "prediction_id")}
     if result.get("logging") != "ok":
         details["logging"] = result["logging"]
+    if result.get("registry") != "ok":
+        details["registry"] = result["registry"]
     return result["confidences"], details, {"text": text, **details}
 
 
@@ -192,6 +194,11 @@ def _datasets_frame() -> pd.DataFrame:
 
 
 def _models_frame() -> pd.DataFrame:
+    """The versions table; when the registry is unreachable, say so at once (the watcher
+    knows) instead of waiting on MLflow's retries."""
+    state = service().server.registry_status()
+    if not state["reachable"]:
+        raise SentimentError(registry_note(state))
     return pd.DataFrame(lifecycle.models_table(SETTINGS))
 
 
@@ -636,6 +643,11 @@ def main() -> None:
         check_writable(SETTINGS.home)
     except SettingsError as exc:
         sys.exit(f"error: {exc}")
+    if not SETTINGS.tracking_uri.startswith("sqlite:") and \
+            not SETTINGS.database_url.startswith("postgresql"):
+        log.warning("MLFLOW_TRACKING_URI is shared but SENTIMENT_DATABASE_URL is not: "
+                    "lifecycle locks and monitoring hold for this replica only (README, "
+                    "'Several replicas').")
     bootstrap_in_background()
     demo.queue(default_concurrency_limit=8).launch(
         auth=check_login if SETTINGS.auth_enabled else None,

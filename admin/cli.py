@@ -58,6 +58,15 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("models", help="list model versions")
     predict = sub.add_parser("predict", help="predict the sentiment of texts")
     predict.add_argument("texts", nargs="+")
+    score = sub.add_parser("score", help="score a CSV or Parquet file with the production "
+                           "version, in-process or on Spark")
+    score.add_argument("input", help="a .csv (with a header line) or .parquet file")
+    score.add_argument("output", help="a .csv or .parquet path (a folder of part files with "
+                       "--engine spark, as Spark writes)")
+    score.add_argument("--engine", choices=["local", "spark"], default="local")
+    score.add_argument("--master", help="Spark master URL (default local[*])")
+    score.add_argument("--column", help="the text column (default: text, tweet, review, ...)")
+    score.add_argument("--version", help="a version instead of production")
     return parser
 
 
@@ -74,6 +83,8 @@ def _run(args: argparse.Namespace) -> Any:
         "rollback": lifecycle.rollback,
         "models": lifecycle.models_table,
         "predict": lambda: lifecycle.predict_texts(args.texts),
+        "score": lambda: lifecycle.score(args.input, args.output, args.engine, args.master,
+                                         args.column, args.version),
     }
     return commands[args.command]()
 

@@ -59,4 +59,9 @@ def describe(command: str, result: Any) -> str:
         return table(result)
     if command == "predict":
         return "\n".join(f"{r['label']:8} {r['confidence']:.3f}  {r['text']}" for r in result)
+    if command == "score":
+        return (f"{result['rows']:,} rows scored with version {result['version']} "
+                f"({result['engine']}{', ' + result['master'] if result['master'] else ''}) in "
+                f"{result['seconds']} s ({result['rows_per_second']:,} rows/s) -> "
+                f"{result['output']}")
     return str(result.get("message", result))

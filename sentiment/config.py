@@ -23,6 +23,11 @@ OFFLINE_DEFAULTS = {
     "DO_NOT_TRACK": "1",
     "TF_CPP_MIN_LOG_LEVEL": "2",
     "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+    # A remote registry that stops answering costs seconds, not MLflow's default minutes
+    # (7 retries with backoff, 120 s timeouts); serving never waits on it anyway.
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
 }
 
 
@@ -125,6 +130,7 @@ class Settings:
     drift_bound: float = 0.15
     result_ttl_seconds: float = 3600.0
     result_quota_mb: float = 200.0
+    database_url: str = ""
 
     @property
     def auth_enabled(self) -> bool:
@@ -187,7 +193,28 @@ def get_settings() -> Settings:
         drift_bound=_float("SENTIMENT_DRIFT_BOUND", 0.15, 0.0, 1.0),
         result_ttl_seconds=_float("SENTIMENT_RESULT_TTL_SECONDS", 3600.0, 1.0, 86_400 * 7),
         result_quota_mb=_float("SENTIMENT_RESULT_QUOTA_MB", 200.0, 1.0, 100_000.0),
+        database_url=database_url(env("SENTIMENT_DATABASE_URL") or "", home),
     )
+
+
+def database_url(raw: str, home: Path) -> str:
+    """The monitoring store and lifecycle locks as an SQLAlchemy URL: SQLite in the home
+    by default, PostgreSQL (driven by psycopg) when replicas share one registry."""
+    raw = raw.strip()
+    if not raw:
+        return f"sqlite:///{home / 'monitoring.db'}"
+    scheme, sep, rest = raw.partition("://")
+    if scheme in ("postgres", "postgresql", "postgresql+psycopg") and sep and rest:
+        return f"postgresql+psycopg://{rest}"
+    if scheme == "sqlite" and sep and rest.startswith("/") and len(rest) > 1:
+        return raw
+    raise SettingsError("SENTIMENT_DATABASE_URL must be postgresql://user:password@host:port/db "
+                        "or sqlite:////absolute/path.db")
+
+
+def is_postgres(url: str) -> bool:
+    """Whether a database URL names PostgreSQL (advisory locks, shared monitoring)."""
+    return url.startswith("postgresql")
 
 
 def check_writable(home: Path) -> None:

@@ -21,7 +21,8 @@ _baselines: dict[tuple[str, str], dict[str, float]] = {}
 
 
 def _store(settings: Settings) -> MonitoringStore:
-    return get_store(settings.home)
+    return get_store(settings)
+
 
 
 def summary(settings: Settings | None = None) -> dict[str, Any]:
@@ -30,12 +31,15 @@ def summary(settings: Settings | None = None) -> dict[str, Any]:
     settings = settings or get_settings()
     store = _store(settings)
     try:
-        totals = store.query("SELECT COUNT(*) AS n, AVG(latency_ms) AS mean_latency_ms,"
-                             " AVG(label = 'positive') AS positive_rate FROM predictions"
-                             ).iloc[0]
-        feedback = store.query(
-            "SELECT SUM(verified = 1) AS n, SUM(verified = 1 AND is_correct = 0) AS wrong,"
-            " SUM(verified = 0) AS unverified FROM feedback").iloc[0]
+        totals = store.query(
+            "SELECT COUNT(*) AS n, AVG(latency_ms) AS mean_latency_ms,"
+            " CAST(AVG(CASE WHEN label = 'positive' THEN 1.0 ELSE 0.0 END) AS FLOAT)"
+            " AS positive_rate FROM predictions").iloc[0]
+        feedback = store.query(  # portable SQL: no boolean arithmetic
+            "SELECT SUM(CASE WHEN verified = 1 THEN 1 ELSE 0 END) AS n,"
+            " SUM(CASE WHEN verified = 1 AND is_correct = 0 THEN 1 ELSE 0 END) AS wrong,"
+            " SUM(CASE WHEN verified = 0 THEN 1 ELSE 0 END) AS unverified FROM feedback"
+        ).iloc[0]
         n_alerts = int(store.query("SELECT COUNT(*) AS n FROM alerts").iloc[0]["n"])
         latest = alerts(settings, limit=5).to_dict(orient="records")
     except MonitoringUnavailable as exc:
@@ -81,13 +85,19 @@ def timeseries(settings: Settings | None = None, bucket_s: int = 60,
     """Per time bucket: volume, p50-ish mean latency, positive rate and mean confidence."""
     settings = settings or get_settings()
     frame = _store(settings).query(
-        "SELECT CAST(ts / ? AS INTEGER) * ? AS bucket, COUNT(*) AS predictions,"
-        " AVG(latency_ms) AS latency_ms, AVG(label = 'positive') AS positive_rate,"
-        " AVG(CASE WHEN label = 'positive' THEN proba_positive ELSE 1 - proba_positive END)"
-        " AS mean_confidence FROM predictions WHERE ts >= ? GROUP BY bucket ORDER BY bucket",
-        (bucket_s, bucket_s, time.time() - since_s))
-    frame["time"] = pd.to_datetime(frame["bucket"], unit="s")
-    return frame.drop(columns="bucket")
+        "SELECT ts, latency_ms, label, proba_positive FROM predictions WHERE ts >= :since",
+        {"since": time.time() - since_s})
+    positive = frame["label"] == "positive"
+    frame = frame.assign(bucket=(frame["ts"] // bucket_s) * bucket_s,
+                         positive=positive.astype(float),
+                         confidence=frame["proba_positive"].where(
+                             positive, 1 - frame["proba_positive"]))
+    grouped = frame.groupby("bucket", sort=True).agg(
+        predictions=("ts", "size"), latency_ms=("latency_ms", "mean"),
+        positive_rate=("positive", "mean"), mean_confidence=("confidence", "mean"))
+    grouped = grouped.reset_index()
+    grouped["time"] = pd.to_datetime(grouped["bucket"], unit="s")
+    return grouped.drop(columns="bucket")
 
 
 def accuracy_by_version(settings: Settings | None = None) -> pd.DataFrame:
@@ -95,9 +105,9 @@ def accuracy_by_version(settings: Settings | None = None) -> pd.DataFrame:
     settings = settings or get_settings()
     return _store(settings).query(
         "SELECT COALESCE(model_version, 'unknown') AS model_version, COUNT(*) AS feedback,"
-        " SUM(is_correct) AS correct, ROUND(AVG(is_correct), 4) AS accuracy FROM feedback"
-        " WHERE verified = 1"
-        " GROUP BY model_version ORDER BY model_version")
+        " SUM(is_correct) AS correct, CAST(AVG(CAST(is_correct AS FLOAT)) AS FLOAT) AS accuracy"
+        " FROM feedback WHERE verified = 1"
+        " GROUP BY model_version ORDER BY model_version").round({"accuracy": 4})
 
 
 def alerts(settings: Settings | None = None, limit: int = 20) -> pd.DataFrame:
@@ -105,7 +115,7 @@ def alerts(settings: Settings | None = None, limit: int = 20) -> pd.DataFrame:
     settings = settings or get_settings()
     frame = _store(settings).query(
         "SELECT id, ts, n_wrong, model_versions, status, detail, texts FROM alerts"
-        " ORDER BY ts DESC LIMIT ?", (limit,))
+        " ORDER BY ts DESC LIMIT :limit", {"limit": limit})
     return _readable_time(frame)
 
 
@@ -114,8 +124,8 @@ def wrong_predictions(settings: Settings | None = None, limit: int = 1000) -> pd
     settings = settings or get_settings()
     return _readable_time(_store(settings).query(
         "SELECT ts, text, predicted_label, corrected_label, model_version, comment"
-        " FROM feedback WHERE is_correct = 0 AND verified = 1 ORDER BY ts DESC LIMIT ?",
-        (limit,)))
+        " FROM feedback WHERE is_correct = 0 AND verified = 1 ORDER BY ts DESC LIMIT :limit",
+        {"limit": limit}))
 
 
 def _write_csv(frame: pd.DataFrame, name: str, settings: Settings, owner: str) -> str:
@@ -146,7 +156,7 @@ def drift(settings: Settings | None = None, window: int = 500) -> dict[str, Any]
     version = registry.production_version(settings)
     recent = _store(settings).query(
         "SELECT label, proba_positive, text_length FROM predictions WHERE source != 'batch'"
-        " ORDER BY id DESC LIMIT ?", (window,))
+        " ORDER BY id DESC LIMIT :window", {"window": window})
     if version is None or recent.empty:
         return {"status": "not enough data", "version": version, "recent_predictions": len(recent)}
     base = _baseline(version, settings)

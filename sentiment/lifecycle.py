@@ -147,6 +147,16 @@ def models_table(settings: Settings | None = None) -> list[dict[str, Any]]:
     return rows
 
 
+def score(input_path: str, output_path: str, engine: str = "local", master: str | None = None,
+          column: str | None = None, version: str | None = None,
+          settings: Settings | None = None) -> dict[str, Any]:
+    """Score a CSV or Parquet file with the production version (in-process or Spark)."""
+    from sentiment.scoring import score as run_score
+
+    return run_score(input_path, output_path, engine, master, column, version,
+                     settings or get_settings())
+
+
 def predict_texts(texts: list[str], server: ModelServer | None = None) -> list[dict[str, Any]]:
     """Predict texts with the production model."""
     server = server or ModelServer()

@@ -1,45 +1,41 @@
 """The monitoring store: every prediction served, every feedback, every alert.
 
-SQLite in WAL mode under ``SENTIMENT_HOME`` (one connection per thread, a busy timeout,
-short transactions), behind the small :class:`MonitoringStore` interface so that a server
-database can replace it. The alert check-and-record is one ``BEGIN IMMEDIATE``
-transaction, so concurrent feedback can never raise the same alert twice.
+One :class:`SQLStore` on ``SENTIMENT_DATABASE_URL`` through SQLAlchemy Core: SQLite in
+WAL mode under ``SENTIMENT_HOME`` by default, or PostgreSQL shared by every replica. The
+tables and their migrations are in :mod:`sentiment.monitoring_schema`; all SQL is
+portable. Writes that must not interleave (feedback linking, the alert check-and-record)
+are serialised by the database itself: ``BEGIN IMMEDIATE`` on SQLite, a transaction
+advisory lock on PostgreSQL, so three wrong reports spread over two replicas claim one
+alert, and feedback given on one replica finds the prediction served by another.
+
+The store never takes prediction down: the SQLite file heals itself (see
+:meth:`SQLStore.recover`), and a database that cannot be reached leaves the store
+``degraded`` (writes are refused at once for a few seconds, then tried again).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, Protocol
 
 import pandas as pd
+from sqlalchemy import Connection, Engine, create_engine, event, insert, select, text, update
+from sqlalchemy.exc import SQLAlchemyError
 
+from sentiment.config import Settings, is_postgres
 from sentiment.errors import SentimentError
+from sentiment.monitoring_schema import alerts, feedback, migrate, predictions
 
 log = logging.getLogger(__name__)
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS predictions (
-    id INTEGER PRIMARY KEY, ts REAL NOT NULL, text TEXT NOT NULL, text_length INTEGER NOT NULL,
-    label TEXT NOT NULL, proba_positive REAL NOT NULL, model_version TEXT NOT NULL,
-    latency_ms REAL NOT NULL, source TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS predictions_ts ON predictions (ts);
-CREATE TABLE IF NOT EXISTS feedback (
-    id INTEGER PRIMARY KEY, ts REAL NOT NULL, prediction_id INTEGER, text TEXT NOT NULL,
-    predicted_label TEXT NOT NULL, is_correct INTEGER NOT NULL, corrected_label TEXT,
-    comment TEXT, model_version TEXT, verified INTEGER NOT NULL DEFAULT 1);
-CREATE INDEX IF NOT EXISTS feedback_ts ON feedback (ts);
-CREATE TABLE IF NOT EXISTS alerts (
-    id INTEGER PRIMARY KEY, ts REAL NOT NULL, n_wrong INTEGER NOT NULL, window_s INTEGER NOT NULL,
-    model_versions TEXT NOT NULL, texts TEXT NOT NULL, status TEXT NOT NULL, detail TEXT);
-"""
 PredictionRow = tuple[str, str, float, str, float, str]  # text, label, proba, version, ms, src
+RETRY_AFTER_S = 5.0  # a degraded server database is not retried more often than this
+MIGRATION_LOCK = "monitoring-schema"
 
 
 class MonitoringStore(Protocol):
@@ -58,63 +54,87 @@ class MonitoringStore(Protocol):
 
     def feedback_verified(self, feedback_id: int) -> bool: ...
 
-    def query(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame: ...
+    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame: ...
 
 
 class MonitoringUnavailable(SentimentError):
     """The monitoring store cannot be read or written now (predictions still work)."""
 
 
-# Errors after which the file is unusable as it is: moved aside and recreated.
+# Errors after which the SQLite file is unusable as it is: moved aside and recreated.
 _CORRUPT = ("file is not a database", "malformed", "no such table")
 
 
-class SQLiteStore:
-    """:class:`MonitoringStore` on one SQLite file (WAL, safe for concurrent writers).
+def _sqlite_engine(url: str) -> Engine:
+    """SQLite with WAL, a busy timeout, and ``BEGIN IMMEDIATE`` for every transaction
+    (the writer lock is taken up front, so check-then-insert cannot interleave)."""
+    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
-    It heals itself: a file deleted or replaced while running is noticed before the
-    next write (its inode changed) and reopened; a corrupt file is moved aside as
-    ``monitoring.db.corrupt-<time>`` and recreated; an unwritable one leaves the store
-    ``degraded``. :attr:`health` says which, with how many predictions went unlogged.
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi: Any, _record: Any) -> None:
+        dbapi.isolation_level = None  # the driver leaves transactions to the BEGIN below
+        for pragma in ("busy_timeout=30000", "journal_mode=WAL", "synchronous=NORMAL"):
+            dbapi.execute(f"PRAGMA {pragma}")
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+class SQLStore:
+    """:class:`MonitoringStore` on SQLite or PostgreSQL.
+
+    A SQLite file deleted or replaced while running is noticed before the next write (its
+    inode changed) and reopened; a corrupt one is moved aside as
+    ``monitoring.db.corrupt-<time>`` and recreated; an unwritable one, or an unreachable
+    server, leaves the store ``degraded``. :attr:`health` says which, with how many
+    predictions went unlogged.
     """
 
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self._local = threading.local()
+    def __init__(self, url: str, lock: Any = None) -> None:
+        self.url = url
+        self.postgres = is_postgres(url)
+        self.path = None if self.postgres else Path(url.removeprefix("sqlite:///"))
         self._lock = threading.Lock()
-        self._generation = 0
+        self._schema_lock = lock  # a cross-replica lock for migrations (PostgreSQL)
+        self._engine: Engine | None = None
         self._inode: int | None = None
         self.health: dict[str, Any] = {"status": "ok", "unlogged": 0}
         try:
             self._open()
-        except sqlite3.Error as exc:
+        except (SQLAlchemyError, OSError) as exc:
             self.recover(exc)
 
-    def _open(self) -> None:
-        """(Re)create the schema and remember which file this is."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = self._db()
-        db.executescript(SCHEMA)
-        columns = {row[1] for row in db.execute("PRAGMA table_info(feedback)")}
-        if "verified" not in columns:  # stores from before verified feedback
-            db.execute("ALTER TABLE feedback ADD COLUMN verified INTEGER NOT NULL DEFAULT 1")
-        self._inode = self.path.stat().st_ino
+    # ---- connection, schema and healing ----------------------------------------------
 
-    def _db(self) -> sqlite3.Connection:
-        generation, db = getattr(self._local, "db", (None, None))
-        if db is None or generation != self._generation:
-            if db is not None:
-                db.close()
-            db = sqlite3.connect(self.path, timeout=30, isolation_level=None,
-                                 check_same_thread=False)
-            db.execute("PRAGMA busy_timeout=30000")
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            self._local.db = (self._generation, db)
-        return db
+    def _open(self) -> None:
+        """(Re)connect, migrate the schema, and remember which file this is."""
+        if self._engine is not None:
+            self._engine.dispose()
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._engine = _sqlite_engine(self.url)
+        else:
+            self._engine = create_engine(self.url, pool_pre_ping=True, pool_size=4,
+                                         connect_args={"connect_timeout": 5})
+        with self._schema_lock() if self._schema_lock else nullcontext(), \
+                self._engine.begin() as conn:
+            applied = migrate(conn)
+        if applied:
+            log.info("monitoring store migrated to schema %s", applied[-1])
+        if self.path is not None:
+            self._inode = self.path.stat().st_ino
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            raise MonitoringUnavailable("The monitoring store could not be opened.")
+        return self._engine
 
     def _same_file(self) -> bool:
-        if self._inode is None:  # never opened: nothing to compare with
+        if self.path is None or self._inode is None:
             return True
         try:
             return self.path.stat().st_ino == self._inode
@@ -123,16 +143,17 @@ class SQLiteStore:
 
     def _reopen(self, why: str) -> None:
         with self._lock:
-            self._generation += 1  # every thread reconnects before its next statement
             self._open()
-        log.warning("monitoring store %s: %s; reopened", self.path, why)
+        log.warning("monitoring store %s: %s; reopened", self.path or "database", why)
 
     def recover(self, exc: BaseException) -> bool:
-        """Heal after ``exc`` if possible (reopen, or move a corrupt file aside and
+        """Heal after ``exc`` if possible (reopen; move a corrupt SQLite file aside and
         recreate it); return whether the store works again. Otherwise mark it degraded."""
         message = str(exc)
         try:
-            if not self._same_file():
+            if self.path is None:
+                self._reopen(f"connection lost ({message.splitlines()[0][:200]})")
+            elif not self._same_file():
                 self._reopen("the file was deleted or replaced")
             elif any(m in message for m in _CORRUPT):
                 aside = self.path.with_name(f"{self.path.name}.corrupt-{int(time.time())}")
@@ -144,16 +165,29 @@ class SQLiteStore:
                 self.health["moved_aside"] = str(aside)
             else:
                 raise exc
-        except (OSError, sqlite3.Error) as failure:
-            self.health.update(status="degraded", reason=f"{failure}", since=time.time())
-            log.error("monitoring store %s degraded: %s", self.path, failure)
+        except (OSError, SQLAlchemyError, RuntimeError) as failure:
+            self._degrade(failure)
             return False
         self.health.update(status="ok", reason=None)
         return True
 
+    def _degrade(self, failure: BaseException) -> None:
+        reason = str(failure).splitlines()[0][:300] if str(failure) else type(failure).__name__
+        self.health.update(status="degraded", reason=reason, since=time.time())
+        log.error("monitoring store degraded: %s", reason)
+
+    def _resting(self) -> bool:
+        """A degraded server database is left alone for a few seconds (so that every
+        prediction does not wait on a connect timeout); SQLite is retried at once."""
+        return (self.postgres and self.health["status"] == "degraded"
+                and time.time() - self.health.get("since", 0) < RETRY_AFTER_S)
+
     def write(self, action: Any, *args: Any) -> Any:
         """Run one write, healing and retrying once; raise MonitoringUnavailable if the
         store stays unusable."""
+        if self._resting():
+            raise MonitoringUnavailable(f"The monitoring store is unavailable "
+                                        f"({self.health.get('reason')}).")
         for attempt in (1, 2):
             if self._inode is not None and not self._same_file():
                 self.recover(FileNotFoundError(self.path))
@@ -162,90 +196,90 @@ class SQLiteStore:
                 if self.health["status"] != "ok":
                     self.health.update(status="ok", reason=None)
                 return result
-            except sqlite3.Error as exc:
+            except (SQLAlchemyError, MonitoringUnavailable, OSError) as exc:
                 if attempt == 2 or not self.recover(exc):
-                    self.health.update(status="degraded", reason=str(exc), since=time.time())
-                    raise MonitoringUnavailable(f"The monitoring store is unavailable ({exc})."
-                                                ) from exc
+                    self._degrade(exc)
+                    raise MonitoringUnavailable(f"The monitoring store is unavailable "
+                                                f"({self.health['reason']}).") from exc
         raise AssertionError("unreachable")
 
     @contextmanager
-    def _tx(self, immediate: bool = False) -> Iterator[sqlite3.Connection]:
-        db = self._db()
-        db.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
-        try:
-            yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
+    def _tx(self, serialise: bool = False) -> Iterator[Connection]:
+        """A transaction; ``serialise`` makes it the only such one at a time (SQLite's
+        BEGIN IMMEDIATE already is; PostgreSQL takes a transaction advisory lock)."""
+        with self.engine.begin() as conn:
+            if serialise and self.postgres:
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _XACT_KEY})
+            yield conn
+
+    # ---- writes -------------------------------------------------------------------------
 
     def _log_predictions(self, rows: Sequence[PredictionRow]) -> list[int]:
         """Append predictions; return their ids (in order)."""
         now = time.time()
-        values = [(now, text, len(text), label, float(proba), version, float(latency), source)
-                  for text, label, proba, version, latency, source in rows]
-        with self._tx(immediate=True) as db:
-            before = db.execute("SELECT COALESCE(MAX(id), 0) FROM predictions").fetchone()[0]
-            db.executemany(
-                "INSERT INTO predictions (ts, text, text_length, label, proba_positive,"
-                " model_version, latency_ms, source) VALUES (?,?,?,?,?,?,?,?)", values)
-        # Consecutive ids: the IMMEDIATE transaction makes this the only writer meanwhile.
-        return list(range(before + 1, before + 1 + len(values)))
+        values = [{"ts": now, "text": text_, "text_length": len(text_), "label": label,
+                   "proba_positive": float(proba), "model_version": version,
+                   "latency_ms": float(latency), "source": source}
+                  for text_, label, proba, version, latency, source in rows]
+        with self._tx() as conn:
+            result = conn.execute(insert(predictions).returning(
+                predictions.c.id, sort_by_parameter_order=True), values)
+            return [int(row[0]) for row in result]
 
-    def _add_feedback(self, prediction_id: int | None, text: str, predicted_label: str,
-                     is_correct: bool, corrected_label: str | None = None,
-                     comment: str | None = None) -> int:
+    def _add_feedback(self, prediction_id: int | None, text_: str, predicted_label: str,
+                      is_correct: bool, corrected_label: str | None = None,
+                      comment: str | None = None) -> int:
         """Record that a prediction was right or wrong (with the corrected label if wrong)."""
-        with self._tx(immediate=True) as db:
+        p = predictions.c
+        with self._tx(serialise=True) as conn:
+            query = select(p.id, p.model_version, p.label, p.text)
             if prediction_id is not None:
-                row = db.execute("SELECT id, model_version, label, text FROM predictions"
-                                 " WHERE id = ?", (prediction_id,)).fetchone()
+                query = query.where(p.id == int(prediction_id))
             else:  # API feedback names the text: link it to that text's latest prediction
-                row = db.execute("SELECT id, model_version, label, text FROM predictions"
-                                 " WHERE text = ? ORDER BY id DESC LIMIT 1", (text,)).fetchone()
-            verified = row is not None and row[2] == predicted_label and row[3] == text
+                query = query.where(p.text == text_).order_by(p.id.desc()).limit(1)
+            row = conn.execute(query).first()
+            verified = row is not None and row[2] == predicted_label and row[3] == text_
             if verified:  # one verified report per prediction: repeats cannot stack up
-                verified = db.execute("SELECT COUNT(*) FROM feedback WHERE prediction_id = ?"
-                                      " AND verified = 1", (row[0],)).fetchone()[0] == 0
+                verified = conn.execute(select(feedback.c.id).where(
+                    feedback.c.prediction_id == row[0], feedback.c.verified == 1
+                ).limit(1)).first() is None
             prediction_id, version = (row[0], row[1]) if row else (prediction_id, None)
-            cursor = db.execute(
-                "INSERT INTO feedback (ts, prediction_id, text, predicted_label, is_correct,"
-                " corrected_label, comment, model_version, verified)"
-                " VALUES (?,?,?,?,?,?,?,?,?)",
-                (time.time(), prediction_id, text, predicted_label, int(bool(is_correct)),
-                 corrected_label, comment, version, int(verified)))
-            return int(cursor.lastrowid)
+            return int(conn.execute(insert(feedback).returning(feedback.c.id), {
+                "ts": time.time(), "prediction_id": prediction_id, "text": text_,
+                "predicted_label": predicted_label, "is_correct": int(bool(is_correct)),
+                "corrected_label": corrected_label, "comment": comment,
+                "model_version": version, "verified": int(verified)}).scalar_one())
 
     def _claim_alert(self, threshold: int, window_s: int, cooldown_s: int,
-                    now: float | None = None) -> dict[str, Any] | None:
+                     now: float | None = None) -> dict[str, Any] | None:
         """Record a new alert if the rule fires now; return it, or None (atomic)."""
         now = time.time() if now is None else now
-        with self._tx(immediate=True) as db:
-            last = db.execute("SELECT MAX(ts) FROM alerts").fetchone()[0]
+        f = feedback.c
+        with self._tx(serialise=True) as conn:
+            last = conn.execute(select(alerts.c.ts).order_by(alerts.c.ts.desc()).limit(1)
+                                ).scalar()
             if last is not None and now - last < cooldown_s:
                 return None
             # Reports inside the window that no earlier alert has already covered.
-            wrong = db.execute(
-                "SELECT text, predicted_label, model_version FROM feedback"
-                " WHERE is_correct = 0 AND verified = 1 AND ts >= ? AND ts > ? ORDER BY ts",
-                (now - window_s, last if last is not None else -1.0)).fetchall()
+            wrong = conn.execute(select(f.text, f.predicted_label, f.model_version).where(
+                f.is_correct == 0, f.verified == 1, f.ts >= now - window_s,
+                f.ts > (last if last is not None else -1.0)).order_by(f.ts)).all()
             if len(wrong) < threshold:
                 return None
             versions = sorted({str(v) for _, _, v in wrong if v is not None}) or ["unknown"]
             texts = [t for t, _, _ in wrong]
-            cursor = db.execute(
-                "INSERT INTO alerts (ts, n_wrong, window_s, model_versions, texts, status)"
-                " VALUES (?,?,?,?,?,?)",
-                (now, len(wrong), window_s, ",".join(versions), json.dumps(texts), "pending"))
-            return {"id": int(cursor.lastrowid), "ts": now, "n_wrong": len(wrong),
+            alert_id = conn.execute(insert(alerts).returning(alerts.c.id), {
+                "ts": now, "n_wrong": len(wrong), "window_s": window_s,
+                "model_versions": ",".join(versions), "texts": json.dumps(texts),
+                "status": "pending"}).scalar_one()
+            return {"id": int(alert_id), "ts": now, "n_wrong": len(wrong),
                     "window_s": window_s, "model_versions": versions, "texts": texts}
 
     def _set_alert_status(self, alert_id: int, status: str, detail: str) -> None:
         """Record how the delivery of an alert went."""
-        with self._tx() as db:
-            db.execute("UPDATE alerts SET status = ?, detail = ? WHERE id = ?",
-                       (status, detail[:2000], alert_id))
+        with self._tx() as conn:
+            conn.execute(update(alerts).where(alerts.c.id == alert_id).values(
+                status=status, detail=detail[:2000]))
 
     def log_predictions(self, rows: Sequence[PredictionRow]) -> list[int]:
         return self.write(self._log_predictions, rows)
@@ -258,7 +292,7 @@ class SQLiteStore:
 
     def feedback_verified(self, feedback_id: int) -> bool:
         """Whether a recorded feedback refers to a prediction this service served."""
-        frame = self.query("SELECT verified FROM feedback WHERE id = ?", (feedback_id,))
+        frame = self.query("SELECT verified FROM feedback WHERE id = :id", {"id": feedback_id})
         return bool(len(frame)) and bool(frame["verified"].iloc[0])
 
     def claim_alert(self, threshold: int, window_s: int, cooldown_s: int,
@@ -268,25 +302,35 @@ class SQLiteStore:
     def set_alert_status(self, alert_id: int, status: str, detail: str) -> None:
         self.write(self._set_alert_status, alert_id, status, detail)
 
-    def query(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
-        """Run a read-only query (our own SQL, user values only as parameters)."""
+    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
+        """Run a read-only query (our own portable SQL; user values only as ``:name``
+        parameters)."""
         try:
-            return pd.read_sql_query(sql, self._db(), params=tuple(params))
-        except (sqlite3.Error, pd.errors.DatabaseError) as exc:
-            self.recover(exc)
+            if self._resting():
+                raise MonitoringUnavailable(str(self.health.get("reason")))
+            with self.engine.connect() as conn:
+                return pd.read_sql_query(text(sql), conn, params=dict(params or {}))
+        except (SQLAlchemyError, MonitoringUnavailable, pd.errors.DatabaseError) as exc:
+            if not isinstance(exc, MonitoringUnavailable):
+                self.recover(exc)
             raise MonitoringUnavailable("The monitoring store cannot be read now; predictions "
                                         "are served but not logged (see the server log)."
                                         ) from exc
 
 
-_stores: dict[Path, SQLiteStore] = {}
+_XACT_KEY = 0x53454E54  # "SENT": serialises feedback linking and alert claims
+_stores: dict[str, SQLStore] = {}
 _stores_lock = threading.Lock()
 
 
-def get_store(home: Path) -> SQLiteStore:
-    """The store of one SENTIMENT_HOME (one instance per process)."""
-    path = Path(home) / "monitoring.db"
+def get_store(settings: Settings) -> SQLStore:
+    """The store of ``SENTIMENT_DATABASE_URL`` (one instance per process)."""
+    from sentiment import locks
+
+    url = settings.database_url
     with _stores_lock:
-        if path not in _stores:
-            _stores[path] = SQLiteStore(path)
-        return _stores[path]
+        if url not in _stores:
+            lock = (lambda: locks.hold(settings, MIGRATION_LOCK, 120)) if is_postgres(url) \
+                else None
+            _stores[url] = SQLStore(url, lock)
+        return _stores[url]

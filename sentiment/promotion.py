@@ -1,28 +1,34 @@
 """Promotion and rollback: the ``production`` alias and the status tags that go with it.
 
 Invariant: the alias points to exactly one version, which has ``status = production``;
-the version it replaced gets ``status = archivé``. A version that has not passed
+every other version that had it gets ``status = archivé``. A version that has not passed
 validation is refused unless forced, and the force is recorded on the version.
+
+Every switch holds the ``promotion`` lock (:mod:`sentiment.locks`), which spans replicas
+when they share a PostgreSQL ``SENTIMENT_DATABASE_URL``: the alias is read, moved and
+recorded in the production history by one holder at a time, and the status tags are
+then derived from the alias, so they can never disagree with it. The history lists the
+versions that were in production, oldest first.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import Any
 
-from sentiment import registry
+from sentiment import locks, registry
 from sentiment.config import Settings, get_settings
 from sentiment.errors import RefusedError
 
-_lock = threading.Lock()
+LOCK = "promotion"
+WAIT_S = 120.0
 
 
 def promote(version: str | int, force: bool = False, actor: str = "",
             settings: Settings | None = None) -> dict[str, Any]:
     """Make ``version`` the production version; refuse unvalidated ones unless ``force``."""
     settings = settings or get_settings()
-    with _lock:
+    with locks.hold(settings, LOCK, WAIT_S):
         info = registry.get_version(version, settings)
         version = info["version"]
         current = registry.production_version(settings)
@@ -37,9 +43,11 @@ def promote(version: str | int, force: bool = False, actor: str = "",
         tags = {"status": "production", "promoted_at": time.strftime("%Y-%m-%d %H:%M:%S")}
         if not validated:
             tags.update({"forced_promotion": "true", "forced_by": actor or "admin"})
-        _switch(current, version, tags, settings)
-        history = [v for v in registry.production_history(settings) if v != version]
-        registry.set_production_history(history + [version], settings)
+        history = registry.production_history(settings)
+        if current is not None and history[-1:] != [current]:
+            history = _push(history, current)  # moved outside this service (MLflow UI)
+        _switch(version, tags, settings)
+        registry.set_production_history(_push(history, version), settings)
     return {"production_version": version, "previous_version": current, "changed": True,
             "forced": not validated,
             "message": f"Version {version} is now in production"
@@ -49,7 +57,7 @@ def promote(version: str | int, force: bool = False, actor: str = "",
 def rollback(settings: Settings | None = None) -> dict[str, Any]:
     """Move ``production`` back to the version that was production before the current one."""
     settings = settings or get_settings()
-    with _lock:
+    with locks.hold(settings, LOCK, WAIT_S):
         current = registry.production_version(settings)
         history = registry.production_history(settings)
         if current is None:
@@ -60,8 +68,9 @@ def rollback(settings: Settings | None = None) -> dict[str, Any]:
         if previous is None:
             raise RefusedError(f"Version {current} is the only version that has been in "
                                "production; there is nothing to roll back to.")
-        _switch(current, previous, {"status": "production",
-                                    "promoted_at": time.strftime("%Y-%m-%d %H:%M:%S")}, settings)
+        registry.get_version(previous, settings)  # still registered (NotFoundError if not)
+        _switch(previous, {"status": "production",
+                           "promoted_at": time.strftime("%Y-%m-%d %H:%M:%S")}, settings)
         registry.set_version_tags(current, {"rolled_back": "true"}, settings)
         registry.set_production_history(history, settings)
     return {"production_version": previous, "previous_version": current, "changed": True,
@@ -69,12 +78,26 @@ def rollback(settings: Settings | None = None) -> dict[str, Any]:
                        f"(version {current} archived)."}
 
 
-def _switch(old: str | None, new: str, new_tags: dict[str, str], settings: Settings) -> None:
-    """Move the alias first (the atomic part), then fix the status tags around it."""
+def _push(history: list[str], version: str) -> list[str]:
+    """The history with ``version`` as its latest entry (an earlier entry of it dropped)."""
+    return [v for v in history if v != version] + [version]
+
+
+def _switch(new: str, new_tags: dict[str, str], settings: Settings) -> None:
+    """Move the alias (the atomic part), then derive every status tag from it."""
     registry.set_production_alias(new, settings)
     registry.set_version_tags(new, new_tags, settings)
-    if old is not None:
-        registry.set_version_tags(old, {"status": "archivé"}, settings)
+    derive_status(settings)
+
+
+def derive_status(settings: Settings) -> str | None:
+    """Make the ``status`` tags agree with the alias: its target reads ``production``,
+    any other version that reads ``production`` becomes ``archivé``. Returns the target."""
+    target = registry.production_version(settings)
     for row in registry.list_versions(settings, with_metrics=False):
-        if row["version"] != new and row["tags"].get("status") == "production":
+        status = row["tags"].get("status")
+        if row["version"] == target and status != "production":
+            registry.set_version_tags(row["version"], {"status": "production"}, settings)
+        elif row["version"] != target and status == "production":
             registry.set_version_tags(row["version"], {"status": "archivé"}, settings)
+    return target

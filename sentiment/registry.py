@@ -39,12 +39,12 @@ _clients: dict[str, Any] = {}
 
 
 def client(settings: Settings) -> Any:
-    """The MlflowClient for these settings (created once per tracking URI)."""
+    """The MlflowClient for these settings (created once per tracking URI). It names its
+    URIs explicitly, so using it never changes MLflow's process-wide state (the alias
+    watcher of another settings object cannot disturb a training, and the reverse)."""
     import mlflow
 
     with _lock:
-        mlflow.set_tracking_uri(settings.tracking_uri)
-        mlflow.set_registry_uri(settings.tracking_uri)  # else the first one stays cached
         if settings.tracking_uri not in _clients:
             from sentiment.relocate import rebase
 
@@ -54,16 +54,43 @@ def client(settings: Settings) -> Any:
         return _clients[settings.tracking_uri]
 
 
+def fluent(settings: Settings) -> Any:
+    """Point MLflow's fluent API (runs, model logging and loading) at these settings."""
+    import mlflow
+
+    mlc = client(settings)
+    with _lock:
+        mlflow.set_tracking_uri(settings.tracking_uri)
+        mlflow.set_registry_uri(settings.tracking_uri)  # else the first one stays cached
+    return mlc
+
+
 def experiment_id(settings: Settings, name: str) -> str:
-    """Id of the experiment ``name``, created with artifacts under SENTIMENT_HOME."""
+    """Id of the experiment ``name``; created when missing, tolerating a concurrent
+    creator (another replica starting at the same moment)."""
+    from mlflow.exceptions import MlflowException
+
     mlc = client(settings)
     experiment = mlc.get_experiment_by_name(name)
     if experiment is not None:
         return experiment.experiment_id
-    location = None
-    if settings.tracking_uri.startswith("sqlite:"):
-        location = f"{settings.artifact_root}/{name}"
-    return mlc.create_experiment(name, artifact_location=location)
+    try:
+        return mlc.create_experiment(name, artifact_location=_artifact_location(settings, name))
+    except MlflowException as exc:
+        experiment = mlc.get_experiment_by_name(name)  # someone else created it meanwhile
+        if experiment is None:
+            raise
+        log.info("experiment %s was created concurrently (%s)", name, exc.error_code)
+        return experiment.experiment_id
+
+
+def _artifact_location(settings: Settings, name: str) -> str | None:
+    """Artifacts under SENTIMENT_HOME when MLflow talks to a database directly (SQLite,
+    or a PostgreSQL URI without a server), instead of MLflow's ``./mlruns`` in the current
+    directory; a tracking server decides for itself (``--artifacts-destination``)."""
+    if settings.tracking_uri.startswith(("http://", "https://", "databricks")):
+        return None
+    return f"{settings.artifact_root}/{name}"
 
 
 @contextmanager
@@ -74,7 +101,7 @@ def run(settings: Settings, experiment: str, run_name: str,
     (tag ``sentiment.owner``) so that a later start can end it if that process died."""
     import mlflow
 
-    client(settings)
+    fluent(settings)
     tags = {**(tags or {}), OWNER_TAG: owner_id()}
     active = mlflow.start_run(experiment_id=experiment_id(settings, experiment),
                               run_name=run_name, tags=tags)
@@ -337,7 +364,7 @@ def register(model_uri: str, tags: dict[str, str], settings: Settings) -> str:
     """Register a new version of the model with its tags; return the version number."""
     import mlflow
 
-    client(settings)
+    fluent(settings)
     version = mlflow.register_model(model_uri, settings.model_name, tags=tags)
     return str(version.version)
 
@@ -377,14 +404,27 @@ def set_version_tags(version: str, tags: dict[str, str], settings: Settings) -> 
         mlc.set_model_version_tag(settings.model_name, str(version), key, str(value))
 
 
+class RegistryUnavailable(SentimentError):
+    """The model registry (tracking server or database) cannot be reached now."""
+
+
+# What MLflow answers when the model or its alias does not exist (not a failure).
+_ABSENT = ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND")
+
+
 def production_version(settings: Settings) -> str | None:
-    """The version the ``production`` alias points to, or None (read by alias, not search)."""
+    """The version the ``production`` alias points to, or None when there is none yet
+    (read by alias, not search). Raises :class:`RegistryUnavailable` when the registry
+    cannot answer, so that "unreachable" is never mistaken for "no model"."""
     from mlflow.exceptions import MlflowException
 
     try:
         mv = client(settings).get_model_version_by_alias(settings.model_name, PRODUCTION)
-    except MlflowException:
-        return None
+    except MlflowException as exc:
+        if exc.error_code in _ABSENT:
+            return None
+        raise RegistryUnavailable(f"The model registry cannot be reached "
+                                  f"({str(exc).splitlines()[0][:200]}).") from exc
     return str(mv.version)
 
 
@@ -414,7 +454,7 @@ def model_dir(version: str, settings: Settings, destination: Path) -> Path:
     """Download a version's model folder (its predictor files) into ``destination``."""
     import mlflow
 
-    client(settings)
+    fluent(settings)
     uri = f"models:/{settings.model_name}/{version}"
     path = mlflow.artifacts.download_artifacts(f"{uri}/artifacts/model_dir",
                                                dst_path=str(destination))
@@ -431,7 +471,7 @@ def load_model(version: str, settings: Settings) -> Any:
 
     import mlflow
 
-    client(settings)
+    fluent(settings)
     with _load_lock:
         saved = list(sys.path)
         try:

@@ -38,13 +38,23 @@ def _unique(names: list[str]) -> list[str]:
     return out
 
 
+def registry_note(state: dict[str, Any]) -> str:
+    """``ok``, or since when the registry has been unreachable and what is served."""
+    if state["reachable"]:
+        return "ok"
+    since = time.strftime("%H:%M:%S", time.localtime(state["since"] or time.time()))
+    return (f"The model registry has been unreachable since {since} ({state['error']}); "
+            f"serving version {state['serving']} from memory. Models, training and "
+            "promotion come back when it answers.")
+
+
 class SentimentService:
     """Predict, batch-predict and record feedback, logging everything to monitoring."""
 
     def __init__(self, settings: Settings | None = None, log_predictions: bool = True) -> None:
         self.settings = settings or get_settings()
         self.server = ModelServer(self.settings)
-        self.store: MonitoringStore = get_store(self.settings.home)
+        self.store: MonitoringStore = get_store(self.settings)
         self.log_predictions = log_predictions
 
     def predict(self, text: str, source: str = "api") -> dict[str, Any]:
@@ -61,7 +71,8 @@ class SentimentService:
                 "confidence": prediction.confidence, "model_name": self.settings.model_name,
                 "version": prediction.version, "model_type": prediction.model_type,
                 "latency_ms": round(latency, 2), "prediction_id": prediction_id,
-                "logging": logging_state}
+                "logging": logging_state, "registry": registry_note(
+                    self.server.registry_status())}
 
     def _log(self, rows: list[PredictionRow]) -> tuple[list[int], str]:
         """Log served predictions; a failing store never fails the prediction: the rows

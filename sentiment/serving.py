@@ -1,10 +1,9 @@
 """Serving: the production model, loaded once, swapped atomically after a promotion.
 
 :class:`ModelServer` keeps ``(version, model)`` in one immutable snapshot. A request
-uses the snapshot it read, so it never sees a half-loaded model. At most every
-``reload_check_seconds`` one request does a cheap alias lookup; when the alias moved,
-the new version loads in a background thread while the old one keeps serving, and the
-snapshot is replaced in a single assignment once loading finished.
+uses the snapshot it read, so it never sees a half-loaded model, and never calls the
+registry after the first load: a background watcher follows the ``production`` alias,
+loads a new version beside the old one and swaps the snapshot in a single assignment.
 """
 
 from __future__ import annotations
@@ -12,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,8 +20,10 @@ import numpy as np
 from sentiment import registry
 from sentiment.config import Settings, get_settings
 from sentiment.errors import InvalidInputError, NotFoundError
+from sentiment.registry import RegistryUnavailable
 
 log = logging.getLogger(__name__)
+_servers: weakref.WeakSet[ModelServer] = weakref.WeakSet()
 
 
 @dataclass(frozen=True)
@@ -49,73 +51,132 @@ class Prediction:
 
 
 class ModelServer:
-    """Thread-safe access to the current production model."""
+    """Thread-safe access to the current production model, following the alias.
 
-    def __init__(self, settings: Settings | None = None) -> None:
+    After the first load a background watcher reads the alias every
+    ``reload_check_seconds`` (also when no request arrives). When it moved, the new
+    version loads in the watcher's thread while the old one keeps serving, and is
+    installed in one assignment, and only if the alias still points to it: a slow load
+    that the alias has meanwhile left behind is dropped, so an older model never replaces
+    a newer one. When the registry cannot be reached, requests keep the model they have
+    and :meth:`registry_status` says since when the registry has been unreachable.
+    """
+
+    def __init__(self, settings: Settings | None = None, watch: bool = True) -> None:
         self.settings = settings or get_settings()
         self._snapshot: Snapshot | None = None
         self._load_lock = threading.Lock()
-        self._check_lock = threading.Lock()
-        self._last_check = 0.0
-        self._loading: str | None = None
+        self._state_lock = threading.Lock()
+        self._target: str | None = None  # the alias target at the latest lookup
+        self._registry: dict[str, Any] = {"reachable": True, "since": None, "error": None,
+                                          "checked": None}
+        self._watch = watch
+        self._watcher: threading.Thread | None = None
+        self._stopped = threading.Event()
+        _servers.add(self)
 
     def snapshot(self) -> Snapshot:
         """The model to use for this request (loads synchronously the very first time)."""
         current = self._snapshot
-        if current is None:
-            with self._load_lock:
-                if self._snapshot is None:
-                    version = registry.production_version(self.settings)
-                    if version is None:
-                        raise NotFoundError("No production model yet: train, validate and "
-                                            "promote a version (or run `python -m admin "
-                                            "bootstrap`).")
-                    self._snapshot = self._load(version)
-                    self._last_check = time.monotonic()
-            return self._snapshot
-        self._maybe_check(current)
-        return current
+        if current is not None:
+            return current
+        version = self._observe()
+        if version is None:
+            raise NotFoundError("No production model yet: train, validate and promote a "
+                                "version (or run `python -m admin bootstrap`).")
+        self._install(version)
+        self._start_watcher()
+        if self._snapshot is None:  # the alias moved during the very first load
+            return self.snapshot()
+        return self._snapshot
 
     def _load(self, version: str) -> Snapshot:
         model = registry.load_model(version, self.settings)
         model.predict_proba(["warm up"])  # first call builds lazy state off the hot path
         return Snapshot(version, model.model_type, model)
 
-    def _maybe_check(self, current: Snapshot) -> None:
-        if time.monotonic() - self._last_check < self.settings.reload_check_seconds:
-            return
-        if not self._check_lock.acquire(blocking=False):
-            return
+    def _observe(self) -> str | None:
+        """Read the alias; remember the target and whether the registry answered."""
         try:
-            self._last_check = time.monotonic()
             version = registry.production_version(self.settings)
-            if version and version != current.version and self._loading != version:
-                self._loading = version
-                threading.Thread(target=self._swap, args=(version,), daemon=True).start()
-        finally:
-            self._check_lock.release()
+        except RegistryUnavailable as exc:
+            with self._state_lock:
+                if self._registry["reachable"]:
+                    self._registry.update(reachable=False, since=time.time())
+                    log.error("model registry unreachable: %s; serving from memory", exc)
+                self._registry["error"] = str(exc)
+            raise
+        with self._state_lock:
+            if not self._registry["reachable"]:
+                log.warning("model registry reachable again")
+            self._registry.update(reachable=True, since=None, error=None,
+                                  checked=time.time())
+            self._target = version
+        return version
 
-    def _swap(self, version: str) -> None:
-        try:
-            with self._load_lock:
-                snapshot = self._load(version)
+    def _install(self, version: str) -> bool:
+        """Load ``version`` and serve it if the alias still points to it afterwards."""
+        with self._load_lock:
+            current = self._snapshot
+            if current is not None and current.version == version:
+                return False
+            snapshot = self._load(version)
+            with self._state_lock:
+                if self._target != version:  # the alias moved on while this one loaded
+                    log.info("version %s loaded after the alias moved to %s: dropped",
+                             version, self._target)
+                    return False
                 self._snapshot = snapshot  # one assignment: the atomic swap
-            log.info("serving version %s", version)
-        except Exception:  # noqa: BLE001 - keep serving the old model, log why
-            log.exception("could not load version %s; still serving the previous one", version)
-        finally:
-            self._loading = None
+        log.info("serving version %s", version)
+        return True
+
+    def check(self) -> str | None:
+        """One watcher step: read the alias, swap if it moved; return the version served."""
+        try:
+            version = self._observe()
+        except RegistryUnavailable:
+            return self.version
+        if version is not None:
+            self._install(version)
+        return self.version
+
+    def _start_watcher(self) -> None:
+        with self._state_lock:
+            if not self._watch or self._watcher is not None:
+                return
+            self._watcher = threading.Thread(target=self._run_watcher, daemon=True,
+                                             name="alias-watcher")
+        self._watcher.start()
+
+    def _run_watcher(self) -> None:
+        while not self._stopped.wait(max(self.settings.reload_check_seconds, 0.05)):
+            try:
+                self.check()
+            except Exception:  # noqa: BLE001 - the watcher must outlive any one failure
+                log.exception("alias check failed; still serving version %s", self.version)
+
+    def stop(self) -> None:
+        """Stop the watcher (tests and shutdown)."""
+        self._stopped.set()
+
+    @property
+    def version(self) -> str | None:
+        current = self._snapshot
+        return current.version if current else None
+
+    def registry_status(self) -> dict[str, Any]:
+        """Whether the registry answered the latest lookup, since when it does not."""
+        with self._state_lock:
+            return {**self._registry, "serving": self.version}
 
     def refresh(self) -> str:
         """Check the alias now and load synchronously if it moved; return the version."""
-        version = registry.production_version(self.settings)
+        version = self._observe()
         if version is None:
             raise NotFoundError("No production model.")
-        with self._load_lock:
-            if self._snapshot is None or self._snapshot.version != version:
-                self._snapshot = self._load(version)
-        self._last_check = time.monotonic()
-        return version
+        self._install(version)
+        self._start_watcher()
+        return self.version or version
 
     def predict(self, texts: list[str]) -> list[Prediction]:
         """Predict a batch of texts (each within the size limit) with one model snapshot."""
@@ -133,3 +194,9 @@ class ModelServer:
         if not isinstance(text, str) or not text.strip():
             raise InvalidInputError("Type a text to analyse (it is empty).")
         return self.predict([text])[0]
+
+
+def stop_all() -> None:
+    """Stop the watcher of every server of this process (tests switch homes)."""
+    for server in list(_servers):
+        server.stop()

@@ -8,6 +8,7 @@ SQLite MLflow registry). Small training data comes from the CrowdFlower corpus t
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -33,7 +34,7 @@ def shared_file(name: str) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A fresh SENTIMENT_HOME (and MLflow registry) for every test."""
     path = tmp_path / "home"
     monkeypatch.setenv("SENTIMENT_HOME", str(path))
@@ -45,7 +46,10 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("SENTIMENT_RELOAD_CHECK_SECONDS", "0.2")
     for key, value in TELEMETRY_OFF.items():
         monkeypatch.setenv(key, value)
-    return path
+    yield path
+    from sentiment import serving
+
+    serving.stop_all()  # alias watchers of this test stop polling its registry
 
 
 @pytest.fixture(scope="session")
@@ -105,6 +109,28 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+class Inbox:
+    """A real SMTP server on localhost (aiosmtpd) that keeps what it receives."""
+
+    def __init__(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        self.messages: list[str] = []
+        self.port = free_port()
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+
+    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 - aiosmtpd API
+        self.messages.append(envelope.content.decode("utf-8", "replace"))
+        return "250 OK"
+
+    def wait_for(self, count: int, timeout: float = 10) -> None:
+        import time
+
+        deadline = time.monotonic() + timeout
+        while len(self.messages) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
 
 
 class AppServer:

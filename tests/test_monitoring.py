@@ -12,32 +12,12 @@ import pytest
 
 from sentiment import dashboard, lifecycle, monitoring, registry
 from sentiment.config import get_settings
-from sentiment.monitoring import SQLiteStore, get_store
+from sentiment.monitoring import SQLStore, get_store
 from sentiment.service import SentimentService
-from tests.conftest import free_port
+from tests.conftest import Inbox, free_port
 
 WRONG = ["my flight was great", "best crew ever", "lovely seats", "so happy today",
          "thank you united", "amazing service", "perfect landing"]
-
-
-class Inbox:
-    """A real SMTP server on localhost (aiosmtpd) that keeps what it receives."""
-
-    def __init__(self) -> None:
-        from aiosmtpd.controller import Controller
-
-        self.messages: list[str] = []
-        self.port = free_port()
-        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
-
-    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 - aiosmtpd API
-        self.messages.append(envelope.content.decode("utf-8", "replace"))
-        return "250 OK"
-
-    def wait_for(self, count: int, timeout: float = 10) -> None:
-        deadline = time.monotonic() + timeout
-        while len(self.messages) < count and time.monotonic() < deadline:
-            time.sleep(0.05)
 
 
 @pytest.fixture
@@ -87,7 +67,7 @@ def test_one_email_per_burst_then_quiet_then_another(trained, inbox, monkeypatch
 
 
 def test_window_slides(home: Path) -> None:
-    store = SQLiteStore(home / "m.db")
+    store = SQLStore(f"sqlite:///{home / 'm.db'}")
     store.log_predictions([(text, "positive", 0.9, "1", 1.0, "api") for text in WRONG[:3]])
     for text in WRONG[:2]:
         store.add_feedback(None, text, "positive", False)
@@ -177,7 +157,7 @@ def test_eight_threads_predicting_and_reporting(trained) -> None:
     for thread in threads:
         thread.join()
     assert not errors, errors[:3]
-    store = get_store(get_settings().home)
+    store = get_store(get_settings())
     logged = store.query("SELECT id, text FROM predictions WHERE source = 'api'")
     assert len(seen) > 100
     assert sorted(seen) == sorted(logged["id"].tolist())  # every one, exactly once

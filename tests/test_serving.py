@@ -114,3 +114,44 @@ def test_hot_swap_while_another_thread_predicts(trained: dict[str, str]) -> None
     first_new = seen.index(new)
     assert set(seen[:first_new]) == {trained["version"]}
     assert set(seen[first_new:]) == {new}, "a request went back to the old version"
+
+
+@pytest.mark.slow
+def test_a_slow_stale_load_never_replaces_a_newer_model(trained: dict[str, str],
+                                                        monkeypatch) -> None:
+    """Issue 10.4: v2 starts loading, the alias goes back to v1 before v2 has loaded: the
+    finished v2 is dropped, never served, even for a moment."""
+    from sentiment import registry
+
+    settings = get_settings()
+    v1 = trained["version"]
+    v2 = lifecycle.train("tfidf_logreg", trained["training"], settings=settings)["version"]
+    server = ModelServer(settings, watch=False)
+    assert server.predict_one("warm").version == v1
+    real_load, release = registry.load_model, threading.Event()
+
+    def slow_load(version: str, s) -> object:
+        if version == v2:
+            release.wait(60)
+        return real_load(version, s)
+
+    monkeypatch.setattr(registry, "load_model", slow_load)
+    served, done = set(), threading.Event()
+    watcher = threading.Thread(target=lambda: [served.add(server.version)
+                                               for _ in iter(lambda: done.is_set(), True)])
+    watcher.start()
+    lifecycle.promote(v2, force=True, settings=settings)
+    stale = threading.Thread(target=server.check)  # sees v2 and starts loading it slowly
+    stale.start()
+    time.sleep(0.5)
+    lifecycle.rollback(settings)
+    newer = threading.Thread(target=server.check)  # sees v1 again, waits for the loader
+    newer.start()
+    time.sleep(0.5)
+    release.set()
+    stale.join(60)
+    newer.join(60)
+    done.set()
+    watcher.join()
+    assert served == {v1}, f"served {served}: the stale v2 replaced the newer alias target"
+    assert server.predict_one("I love this airline").version == v1

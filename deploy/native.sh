@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# The replicated deployment without Docker: PostgreSQL, an MLflow tracking server backed by
+# it (artifacts proxied by the server), and N app replicas sharing both. The same services
+# as deploy/compose.yaml; the tests start PostgreSQL and the MLflow server with it.
+#
+#   deploy/native.sh up        # postgres + mlflow + replicas, then prints the URLs
+#   deploy/native.sh postgres  # only PostgreSQL (databases `mlflow` and `sentiment`)
+#   deploy/native.sh mlflow    # only the MLflow server (needs postgres)
+#   deploy/native.sh apps      # only the replicas (needs both)
+#   deploy/native.sh stop mlflow|apps|postgres   # stop one service
+#   deploy/native.sh down      # stop everything
+#   deploy/native.sh env       # print the variables a replica needs
+#
+# Settings (environment): DEPLOY_DIR (.deploy), PG_PORT (5433), MLFLOW_PORT (5000),
+# APP_PORT (7860: replicas on APP_PORT, APP_PORT+1, ...), REPLICAS (2), PG_PASSWORD
+# (generated once and kept in DEPLOY_DIR/pg-password, mode 600). Everything listens on
+# 127.0.0.1 only: put a load balancer (or the Space's proxy) in front of the replicas.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+DEPLOY_DIR="$(mkdir -p "${DEPLOY_DIR:-$ROOT/.deploy}" && cd "${DEPLOY_DIR:-$ROOT/.deploy}" && pwd)"
+PG_PORT="${PG_PORT:-5433}"
+MLFLOW_PORT="${MLFLOW_PORT:-5000}"
+APP_PORT="${APP_PORT:-7860}"
+REPLICAS="${REPLICAS:-2}"
+PYTHON="${PYTHON:-python3}"
+PG_BIN="${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}"
+# PostgreSQL refuses to run as root: as root its files live where the postgres user can
+# reach them (one folder per port), owned by that user.
+if [ "$(id -u)" = 0 ]; then
+  PGDATA="${PGDATA:-/tmp/sentiment-pgdata-$PG_PORT}"
+  as_pg() { runuser -u postgres -- "$@"; }
+else
+  PGDATA="${PGDATA:-$DEPLOY_DIR/pgdata}"
+  as_pg() { "$@"; }
+fi
+
+password() {
+  local file="$DEPLOY_DIR/pg-password"
+  if [ -n "${PG_PASSWORD:-}" ]; then
+    echo "$PG_PASSWORD"
+  else
+    [ -s "$file" ] || (umask 077 && "$PYTHON" -c "import secrets; print(secrets.token_hex(16))" > "$file")
+    cat "$file"
+  fi
+}
+
+database_url() { echo "postgresql://sentiment:$(password)@127.0.0.1:$PG_PORT/$1"; }
+
+print_env() {
+  echo "MLFLOW_TRACKING_URI=http://127.0.0.1:$MLFLOW_PORT"
+  echo "SENTIMENT_DATABASE_URL=$(database_url sentiment)"
+}
+
+wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
+  local seconds="$1" what="$2"; shift 2
+  for _ in $(seq 1 $((seconds * 5))); do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    sleep 0.2
+  done
+  echo "error: $what did not start within $seconds s" >&2
+  return 1
+}
+
+start_postgres() {
+  [ -n "$PG_BIN" ] || { echo "error: PostgreSQL is not installed (apt-get install postgresql)" >&2; exit 1; }
+  if [ ! -s "$PGDATA/PG_VERSION" ]; then
+    mkdir -p "$PGDATA" && chmod 700 "$PGDATA"
+    [ "$(id -u)" = 0 ] && chown postgres: "$PGDATA"
+    local pwfile; pwfile="$(mktemp)"; echo "$(password)" > "$pwfile"; chmod 644 "$pwfile"
+    as_pg "$PG_BIN/initdb" -D "$PGDATA" -U postgres --auth-local=peer \
+      --auth-host=scram-sha-256 --pwfile="$pwfile" >"$DEPLOY_DIR/initdb.log" 2>&1
+    rm -f "$pwfile"
+  fi
+  if ! as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" status >/dev/null 2>&1; then
+    as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" -w -t 60 -l "$PGDATA/server.log" start \
+      -o "-p $PG_PORT -k $PGDATA -c listen_addresses=127.0.0.1" >/dev/null
+  fi
+  local sql=(as_pg "$PG_BIN/psql" -h "$PGDATA" -p "$PG_PORT" -U postgres -d postgres -qtA)
+  if [ "$("${sql[@]}" -c "SELECT 1 FROM pg_roles WHERE rolname='sentiment'")" != 1 ]; then
+    "${sql[@]}" -c "CREATE ROLE sentiment LOGIN PASSWORD '$(password)'"
+  fi
+  for db in mlflow sentiment; do
+    if [ "$("${sql[@]}" -c "SELECT 1 FROM pg_database WHERE datname='$db'")" != 1 ]; then
+      "${sql[@]}" -c "CREATE DATABASE $db OWNER sentiment"
+    fi
+  done
+  echo "postgres: 127.0.0.1:$PG_PORT (data $PGDATA)"
+}
+
+start_mlflow() {
+  mkdir -p "$DEPLOY_DIR/artifacts"
+  local backend; backend="$(database_url mlflow | sed 's#^postgresql://#postgresql+psycopg://#')"
+  MLFLOW_DISABLE_TELEMETRY=true nohup "$PYTHON" -m mlflow server \
+    --backend-store-uri "$backend" --artifacts-destination "$DEPLOY_DIR/artifacts" \
+    --serve-artifacts --host 127.0.0.1 --port "$MLFLOW_PORT" --workers 2 \
+    >"$DEPLOY_DIR/mlflow.log" 2>&1 &
+  echo $! >"$DEPLOY_DIR/mlflow.pid"
+  wait_for 120 "the MLflow server" "$PYTHON" -c \
+    "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$MLFLOW_PORT/health', timeout=2)"
+  echo "mlflow: http://127.0.0.1:$MLFLOW_PORT (log $DEPLOY_DIR/mlflow.log)"
+}
+
+start_apps() {
+  local i port
+  for i in $(seq 1 "$REPLICAS"); do
+    port=$((APP_PORT + i - 1))
+    (cd "$ROOT" && env $(print_env | xargs) SENTIMENT_HOME="$DEPLOY_DIR/replica-$i" \
+      GRADIO_SERVER_NAME=127.0.0.1 GRADIO_SERVER_PORT="$port" \
+      nohup "$PYTHON" app.py >"$DEPLOY_DIR/replica-$i.log" 2>&1 & echo $! >"$DEPLOY_DIR/replica-$i.pid")
+    echo "replica $i: http://127.0.0.1:$port (log $DEPLOY_DIR/replica-$i.log)"
+  done
+}
+
+stop_pidfile() {
+  local file="$1"
+  [ -f "$file" ] || return 0
+  local pid; pid="$(cat "$file")"
+  if kill "$pid" 2>/dev/null; then
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+  fi
+  rm -f "$file"
+}
+
+stop() {
+  case "$1" in
+    mlflow) stop_pidfile "$DEPLOY_DIR/mlflow.pid"
+            pkill -f "mlflow.server.*--port $MLFLOW_PORT" 2>/dev/null || true ;;
+    apps) for f in "$DEPLOY_DIR"/replica-*.pid; do stop_pidfile "$f"; done ;;
+    postgres) if [ -s "$PGDATA/PG_VERSION" ]; then
+                as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" -m fast stop >/dev/null 2>&1 || true
+              fi ;;
+    *) echo "usage: $0 stop mlflow|apps|postgres" >&2; exit 2 ;;
+  esac
+}
+
+case "${1:-up}" in
+  up) start_postgres; start_mlflow; start_apps ;;
+  postgres) start_postgres ;;
+  mlflow) start_mlflow ;;
+  apps) start_apps ;;
+  env) print_env ;;
+  stop) stop "${2:?stop what: mlflow, apps or postgres}" ;;
+  down) stop apps; stop mlflow; stop postgres ;;
+  *) echo "usage: $0 up|postgres|mlflow|apps|env|stop SERVICE|down" >&2; exit 2 ;;
+esac

@@ -1,0 +1,117 @@
+"""The monitoring tables, in SQLAlchemy Core, and the migrations between their versions.
+
+One definition serves SQLite and PostgreSQL. The store's schema version is a row in
+``schema_version``; :func:`migrate` brings any older store (including the unversioned
+SQLite files of earlier releases) to :data:`LATEST`, under a lock so that replicas
+starting together migrate once. A store newer than this code is refused rather than
+written with the wrong shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import (
+    Column,
+    Connection,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    func,
+    insert,
+    inspect,
+    select,
+    text,
+)
+
+metadata = MetaData()
+
+predictions = Table(
+    "predictions", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ts", Float, nullable=False), Column("text", Text, nullable=False),
+    Column("text_length", Integer, nullable=False), Column("label", String(16), nullable=False),
+    Column("proba_positive", Float, nullable=False),
+    Column("model_version", String(64), nullable=False),
+    Column("latency_ms", Float, nullable=False), Column("source", String(32), nullable=False),
+    Index("predictions_ts", "ts"),
+)
+feedback = Table(
+    "feedback", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ts", Float, nullable=False), Column("prediction_id", Integer),
+    Column("text", Text, nullable=False), Column("predicted_label", String(16), nullable=False),
+    Column("is_correct", Integer, nullable=False), Column("corrected_label", String(16)),
+    Column("comment", Text), Column("model_version", String(64)),
+    Column("verified", Integer, nullable=False, server_default=text("1")),
+    Index("feedback_ts", "ts"), Index("feedback_prediction", "prediction_id"),
+)
+alerts = Table(
+    "alerts", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ts", Float, nullable=False), Column("n_wrong", Integer, nullable=False),
+    Column("window_s", Integer, nullable=False), Column("model_versions", Text, nullable=False),
+    Column("texts", Text, nullable=False), Column("status", String(32), nullable=False),
+    Column("detail", Text),
+)
+schema_version = Table("schema_version", metadata,
+                       Column("version", Integer, nullable=False))
+
+
+def _tables(conn: Connection) -> None:
+    """1: the three tables (created where missing; older files already have them)."""
+    metadata.create_all(conn, checkfirst=True)
+
+
+def _verified(conn: Connection) -> None:
+    """2: ``feedback.verified`` (stores from before verified feedback lack it)."""
+    columns = {c["name"] for c in inspect(conn).get_columns("feedback")}
+    if "verified" not in columns:
+        conn.execute(text("ALTER TABLE feedback ADD COLUMN verified INTEGER NOT NULL "
+                          "DEFAULT 1"))
+
+
+def _prediction_index(conn: Connection) -> None:
+    """3: an index on ``feedback.prediction_id`` (feedback finds its prediction by id)."""
+    names = {i["name"] for i in inspect(conn).get_indexes("feedback")}
+    if "feedback_prediction" not in names:
+        conn.execute(text("CREATE INDEX feedback_prediction ON feedback (prediction_id)"))
+
+
+MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
+    (1, _tables), (2, _verified), (3, _prediction_index)]
+LATEST = MIGRATIONS[-1][0]
+
+
+class SchemaTooNew(RuntimeError):
+    """The store was written by a newer release of this service."""
+
+
+def current_version(conn: Connection) -> int:
+    """The store's schema version (0 when it has never been versioned)."""
+    if not inspect(conn).has_table("schema_version"):
+        return 0
+    return int(conn.execute(select(func.max(schema_version.c.version))).scalar() or 0)
+
+
+def migrate(conn: Connection) -> list[int]:
+    """Apply the migrations this store lacks, in order, in the caller's transaction;
+    return the versions applied."""
+    found = current_version(conn)
+    if found > LATEST:
+        raise SchemaTooNew(f"the monitoring store has schema version {found}; this release "
+                           f"knows up to {LATEST}: upgrade the service")
+    applied = []
+    for number, step in MIGRATIONS:
+        if number > found:
+            step(conn)
+            applied.append(number)
+    if applied:
+        schema_version.create(conn, checkfirst=True)
+        conn.execute(schema_version.delete())
+        conn.execute(insert(schema_version).values(version=LATEST))
+    return applied

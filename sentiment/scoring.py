@@ -1,0 +1,152 @@
+"""Batch scoring of whole files with the production version: in-process, or on Spark.
+
+``python -m admin score INPUT OUTPUT`` reads a CSV (header line, a text column named as
+uploads name it, or ``--column``) or a Parquet file and writes the rows with ``label`` and
+``proba_positive``. In-process it streams the file in chunks through the loaded model;
+with ``engine="spark"`` the same registered model runs inside Spark as
+``mlflow.pyfunc.spark_udf`` (``local[*]`` by default, a cluster with ``master``), and
+Spark writes OUTPUT as its usual folder of part files. Both read text the same way
+(UTF-8, undecodable bytes replaced) and write formula-safe CSV, so they give the same
+labels. No limit on rows here: this is the operator's tool, not an upload.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from sentiment import registry
+from sentiment.config import Settings, get_settings
+from sentiment.csvsafe import escape_frame
+from sentiment.data import TEXT_COLUMNS
+from sentiment.errors import InvalidInputError, NotFoundError
+
+CHUNK_ROWS = 20_000
+RESULT_TYPE = "label string, proba_positive double"
+# needs_guard() of sentiment.csvsafe as a Java regex: a quote, or a formula character
+# after any controls, format marks and spaces.
+GUARD_REGEX = r"^(?:'|[\p{Cc}\p{Cf}\p{Zs}\p{Zl}\p{Zp}]*[=+\-@])"
+
+
+def _format(path: str) -> str:
+    suffix = Path(path).suffix.lower()
+    if suffix not in (".csv", ".parquet"):
+        raise InvalidInputError(f"{path}: expected a .csv or .parquet file.")
+    return suffix[1:]
+
+
+def text_column(columns: list[str], wanted: str | None) -> str:
+    """The column to score: ``wanted`` if given, else the first known text column."""
+    if wanted:
+        if wanted not in columns:
+            raise InvalidInputError(f"No column {wanted!r}; the file has {columns}.")
+        return wanted
+    lowered = {c.lower(): c for c in columns}
+    found = next((lowered[n] for n in TEXT_COLUMNS if n in lowered), None)
+    if found is None:
+        raise InvalidInputError(f"No text column found in {columns}: name it with --column.")
+    return found
+
+
+def _version(settings: Settings, version: str | None) -> str:
+    version = version or registry.production_version(settings)
+    if version is None:
+        raise NotFoundError("No production version to score with.")
+    return str(registry.get_version(version, settings)["version"])
+
+
+def score(input_path: str, output_path: str, engine: str = "local", master: str | None = None,
+          column: str | None = None, version: str | None = None,
+          settings: Settings | None = None) -> dict[str, Any]:
+    """Score ``input_path`` into ``output_path``; return rows, seconds and rows/s."""
+    settings = settings or get_settings()
+    if not Path(input_path).exists():
+        raise InvalidInputError(f"{input_path} does not exist.")
+    kinds = (_format(input_path), _format(output_path))
+    version = _version(settings, version)
+    started = time.perf_counter()
+    if engine == "spark":
+        rows = _score_spark(input_path, output_path, kinds, master, column, version, settings)
+    elif engine == "local":
+        rows = _score_local(input_path, output_path, kinds, column, version, settings)
+    else:
+        raise InvalidInputError(f"engine must be local or spark, got {engine!r}.")
+    seconds = time.perf_counter() - started
+    return {"input": input_path, "output": output_path, "engine": engine,
+            "master": master or ("local[*]" if engine == "spark" else None),
+            "version": version, "rows": rows, "seconds": round(seconds, 2),
+            "rows_per_second": round(rows / max(seconds, 1e-9))}
+
+
+def _chunks(path: str, kind: str) -> Any:
+    if kind == "parquet":
+        yield pd.read_parquet(path)
+        return
+    yield from pd.read_csv(path, dtype=str, keep_default_na=False, chunksize=CHUNK_ROWS,
+                           encoding="utf-8", encoding_errors="replace")
+
+
+def _score_local(input_path: str, output_path: str, kinds: tuple[str, str],
+                 column: str | None, version: str, settings: Settings) -> int:
+    model = registry.load_model(version, settings)
+    parts, rows = [], 0
+    for chunk in _chunks(input_path, kinds[0]):
+        name = text_column([str(c) for c in chunk.columns], column)
+        proba = model.predict_proba(chunk[name].astype(str).tolist())
+        chunk = chunk.assign(label=["positive" if p >= 0.5 else "negative" for p in proba],
+                             proba_positive=[float(p) for p in proba])
+        parts.append(chunk)
+        rows += len(chunk)
+    frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    if kinds[1] == "parquet":
+        frame.to_parquet(output_path, index=False)
+    else:
+        import csv
+
+        escape_frame(frame).to_csv(output_path, index=False, quoting=csv.QUOTE_ALL)
+    return rows
+
+
+def _score_spark(input_path: str, output_path: str, kinds: tuple[str, str],
+                 master: str | None, column: str | None, version: str,
+                 settings: Settings) -> int:
+    try:
+        from pyspark.sql import SparkSession
+        from pyspark.sql import functions as F  # noqa: N812 - Spark's own convention
+    except ImportError as exc:
+        raise InvalidInputError("--engine spark needs pyspark: "
+                                "pip install -r requirements-spark.txt") from exc
+    import mlflow
+
+    # Spark's Python workers run this interpreter (the one with the model's packages).
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    registry.fluent(settings)
+    spark = (SparkSession.builder.master(master or "local[*]").appName("sentiment-score")
+             .config("spark.ui.enabled", "false").getOrCreate())
+    reader = spark.read
+    frame = (reader.parquet(input_path) if kinds[0] == "parquet" else
+             reader.csv(input_path, header=True, multiLine=True, escape='"', encoding="UTF-8"))
+    name = text_column(frame.columns, column)
+    udf = mlflow.pyfunc.spark_udf(spark, f"models:/{settings.model_name}/{version}",
+                                  result_type=RESULT_TYPE, env_manager="local")
+    scored = frame.withColumn("_prediction", udf(F.coalesce(F.col(name), F.lit(""))))
+    scored = scored.select(*frame.columns, F.col("_prediction.label").alias("label"),
+                           F.col("_prediction.proba_positive").alias("proba_positive"))
+    scored = scored.cache()
+    rows = scored.count()
+    if kinds[1] == "parquet":
+        scored.write.mode("overwrite").parquet(output_path)
+    else:
+        guarded = [F.when(F.col(c).rlike(GUARD_REGEX), F.concat(F.lit("'"), F.col(c)))
+                   .otherwise(F.col(c)).alias(c) if t == "string" else F.col(c)
+                   for c, t in scored.dtypes]
+        scored.select(*guarded).write.mode("overwrite").csv(
+            output_path, header=True, quoteAll=True, escape='"',
+            ignoreLeadingWhiteSpace=False, ignoreTrailingWhiteSpace=False)
+    scored.unpersist()
+    return rows
