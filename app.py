@@ -392,6 +392,9 @@ def challenger_now() -> str:
 def models_tick(last_status: str | None) -> tuple[Any, Any, str]:
     """Timer: refresh the challenger line always, the table when the challenger moves."""
     state = lifecycle.challenger_status(SETTINGS) or {}
+    registry_state = service().server.registry_status()
+    if not registry_state["reachable"]:  # said on the tab while it lasts, table kept
+        return f"**{registry_note(registry_state)}**", gr.skip(), "unreachable"
     now = f"{state.get('status')}:{state.get('version', '')}"
     busy = state.get("status") in ("training", "validating")
     table = _models_frame() if busy or now != last_status else gr.skip()

@@ -7,6 +7,7 @@ no traceback; unexpected errors keep their traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -97,7 +98,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; return the process exit code."""
     args = _parser().parse_args(argv)
     try:
-        result = _run(args)
+        with contextlib.redirect_stdout(sys.stderr):  # MLflow prints run links: stdout
+            result = _run(args)                        # holds only the result (--json)
     except SentimentError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

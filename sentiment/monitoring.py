@@ -30,11 +30,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from sentiment.config import Settings, is_postgres
 from sentiment.errors import SentimentError
-from sentiment.monitoring_schema import alerts, feedback, migrate, predictions
+from sentiment.monitoring_schema import SchemaTooNew, alerts, feedback, migrate, predictions
 
 log = logging.getLogger(__name__)
 PredictionRow = tuple[str, str, float, str, float, str]  # text, label, proba, version, ms, src
-RETRY_AFTER_S = 5.0  # a degraded server database is not retried more often than this
+RETRY_AFTER_S = 15.0  # a degraded server database is not retried more often than this
 MIGRATION_LOCK = "monitoring-schema"
 
 
@@ -61,6 +61,9 @@ class MonitoringUnavailable(SentimentError):
     """The monitoring store cannot be read or written now (predictions still work)."""
 
 
+# What a store that cannot be used raises: the database, the file system, a schema
+# from a newer release, the migration lock's database (a SentimentError).
+_FAILURES = (SQLAlchemyError, OSError, SchemaTooNew, SentimentError)
 # Errors after which the SQLite file is unusable as it is: moved aside and recreated.
 _CORRUPT = ("file is not a database", "malformed", "no such table")
 
@@ -101,10 +104,11 @@ class SQLStore:
         self._schema_lock = lock  # a cross-replica lock for migrations (PostgreSQL)
         self._engine: Engine | None = None
         self._inode: int | None = None
+        self._migrated = False
         self.health: dict[str, Any] = {"status": "ok", "unlogged": 0}
         try:
             self._open()
-        except (SQLAlchemyError, OSError) as exc:
+        except _FAILURES as exc:
             self.recover(exc)
 
     # ---- connection, schema and healing ----------------------------------------------
@@ -118,12 +122,13 @@ class SQLStore:
             self._engine = _sqlite_engine(self.url)
         else:
             self._engine = create_engine(self.url, pool_pre_ping=True, pool_size=4,
-                                         connect_args={"connect_timeout": 5})
+                                         connect_args={"connect_timeout": 2})
         with self._schema_lock() if self._schema_lock else nullcontext(), \
                 self._engine.begin() as conn:
             applied = migrate(conn)
         if applied:
             log.info("monitoring store migrated to schema %s", applied[-1])
+        self._migrated = True
         if self.path is not None:
             self._inode = self.path.stat().st_ino
 
@@ -152,7 +157,9 @@ class SQLStore:
         message = str(exc)
         try:
             if self.path is None:
-                self._reopen(f"connection lost ({message.splitlines()[0][:200]})")
+                if self._migrated:  # the pool reconnects by itself once the server is back
+                    raise exc
+                self._reopen(f"not set up yet ({message.splitlines()[0][:200]})")
             elif not self._same_file():
                 self._reopen("the file was deleted or replaced")
             elif any(m in message for m in _CORRUPT):
@@ -165,7 +172,7 @@ class SQLStore:
                 self.health["moved_aside"] = str(aside)
             else:
                 raise exc
-        except (OSError, SQLAlchemyError, RuntimeError) as failure:
+        except _FAILURES as failure:
             self._degrade(failure)
             return False
         self.health.update(status="ok", reason=None)
@@ -196,7 +203,7 @@ class SQLStore:
                 if self.health["status"] != "ok":
                     self.health.update(status="ok", reason=None)
                 return result
-            except (SQLAlchemyError, MonitoringUnavailable, OSError) as exc:
+            except _FAILURES as exc:
                 if attempt == 2 or not self.recover(exc):
                     self._degrade(exc)
                     raise MonitoringUnavailable(f"The monitoring store is unavailable "

@@ -132,10 +132,16 @@ def _score_spark(input_path: str, output_path: str, kinds: tuple[str, str],
     frame = (reader.parquet(input_path) if kinds[0] == "parquet" else
              reader.csv(input_path, header=True, multiLine=True, escape='"', encoding="UTF-8"))
     name = text_column(frame.columns, column)
+    columns = frame.columns
+    parallelism = spark.sparkContext.defaultParallelism
+    if frame.rdd.getNumPartitions() < parallelism:  # a multi-line CSV is read by one task
+        # Spread it over every core; ranges of the row number keep the input's order.
+        frame = (frame.withColumn("_row", F.monotonically_increasing_id())
+                 .repartitionByRange(parallelism, "_row").sortWithinPartitions("_row"))
     udf = mlflow.pyfunc.spark_udf(spark, f"models:/{settings.model_name}/{version}",
                                   result_type=RESULT_TYPE, env_manager="local")
     scored = frame.withColumn("_prediction", udf(F.coalesce(F.col(name), F.lit(""))))
-    scored = scored.select(*frame.columns, F.col("_prediction.label").alias("label"),
+    scored = scored.select(*columns, F.col("_prediction.label").alias("label"),
                            F.col("_prediction.proba_positive").alias("proba_positive"))
     scored = scored.cache()
     rows = scored.count()

@@ -288,3 +288,43 @@ def test_feedback_must_refer_to_a_served_prediction(trained) -> None:
     assert summary["alerts"] == 0
     corrections = pd.read_csv(dashboard.export_corrections(), dtype=str)
     assert corrections["text"].tolist() == ["I love this airline"]
+
+
+OLD_SCHEMA = """
+CREATE TABLE predictions (id INTEGER PRIMARY KEY, ts REAL NOT NULL, text TEXT NOT NULL,
+    text_length INTEGER NOT NULL, label TEXT NOT NULL, proba_positive REAL NOT NULL,
+    model_version TEXT NOT NULL, latency_ms REAL NOT NULL, source TEXT NOT NULL);
+CREATE TABLE feedback (id INTEGER PRIMARY KEY, ts REAL NOT NULL, prediction_id INTEGER,
+    text TEXT NOT NULL, predicted_label TEXT NOT NULL, is_correct INTEGER NOT NULL,
+    corrected_label TEXT, comment TEXT, model_version TEXT);
+CREATE TABLE alerts (id INTEGER PRIMARY KEY, ts REAL NOT NULL, n_wrong INTEGER NOT NULL,
+    window_s INTEGER NOT NULL, model_versions TEXT NOT NULL, texts TEXT NOT NULL,
+    status TEXT NOT NULL, detail TEXT);
+INSERT INTO predictions VALUES (7, 1.0, 'old text', 8, 'positive', 0.9, '1', 1.0, 'api');
+INSERT INTO feedback VALUES (1, 2.0, 7, 'old text', 'positive', 0, 'negative', NULL, '1');
+"""
+
+
+def test_an_unversioned_store_is_migrated_and_keeps_its_rows(home: Path) -> None:
+    """Issue 10.3: stores of earlier releases gain the schema version, the verified column
+    and the index, with every row kept; a store newer than the code is refused."""
+    import sqlite3
+
+    from sentiment.monitoring_schema import LATEST
+
+    path = home / "old.db"
+    home.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(path) as db:
+        db.executescript(OLD_SCHEMA)
+    store = SQLStore(f"sqlite:///{path}")
+    assert store.health["status"] == "ok"
+    assert int(store.query("SELECT MAX(version) AS v FROM schema_version")["v"][0]) == LATEST
+    rows = store.query("SELECT id, text, verified FROM feedback")
+    assert rows.to_dict(orient="records") == [{"id": 1, "text": "old text", "verified": 1}]
+    new_id = store.add_feedback(7, "old text", "positive", False)
+    assert new_id == 2 and store.feedback_verified(new_id) is False  # one report per prediction
+    assert store.log_predictions([("new", "negative", 0.1, "2", 1.0, "api")]) == [8]
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE schema_version SET version = 99")
+    newer = SQLStore(f"sqlite:///{path}")
+    assert newer.health["status"] == "degraded" and "upgrade" in newer.health["reason"]

@@ -23,7 +23,7 @@ from gradio_client import Client
 
 from tests.conftest import ROOT, TELEMETRY_OFF, AppServer, Inbox, free_port, write_sample
 
-pytestmark = [pytest.mark.slow, pytest.mark.replicas]
+pytestmark = pytest.mark.slow
 NATIVE = ROOT / "deploy" / "native.sh"
 if not glob.glob("/usr/lib/postgresql/*/bin/initdb"):
     pytest.skip("PostgreSQL is not installed (apt-get install postgresql; .ci/run does)",
