@@ -43,3 +43,34 @@ def test_viewers_and_admin(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = get_settings()
     assert settings.auth_enabled and settings.admin_user == "admin"
     assert settings.viewers == {"ann": "pw1", "bob": "pw2"}
+
+
+def test_database_url_defaults_to_the_home_and_accepts_postgres(home: Path,
+                                                               monkeypatch) -> None:
+    assert get_settings().database_url == f"sqlite:///{home.resolve() / 'monitoring.db'}"
+    monkeypatch.setenv("SENTIMENT_DATABASE_URL", "postgresql://u:p@db:5432/sentiment")
+    assert get_settings().database_url == "postgresql+psycopg://u:p@db:5432/sentiment"
+    for bad in ("mysql://u:p@db/x", "sqlite:///", "postgresql://", "monitoring.db"):
+        monkeypatch.setenv("SENTIMENT_DATABASE_URL", bad)
+        with pytest.raises(SettingsError, match="SENTIMENT_DATABASE_URL"):
+            get_settings()
+
+
+def test_file_locks_exclude_other_holders_and_free_on_exit(home: Path) -> None:
+    import threading
+
+    from sentiment import locks
+
+    settings = get_settings()
+    assert not locks.is_held(settings, "promotion")
+    with locks.hold(settings, "promotion"):
+        seen: list[bool] = []
+        other = threading.Thread(target=lambda: seen.append(locks.is_held(settings,
+                                                                          "promotion")))
+        other.start()
+        other.join()
+        assert seen == [True]  # another holder (thread or process) is kept out
+        with pytest.raises(locks.LockBusy, match="Another promotion"), \
+                locks.hold(settings, "promotion", wait_s=0.2):
+            pass
+    assert not locks.is_held(settings, "promotion")
