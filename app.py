@@ -13,7 +13,13 @@ import sys
 import threading
 from typing import Any
 
-from sentiment.config import SettingsError, apply_offline_defaults, check_writable, get_settings
+from sentiment.config import (
+    SettingsError,
+    apply_offline_defaults,
+    check_writable,
+    get_settings,
+    is_postgres,
+)
 
 apply_offline_defaults()
 
@@ -647,7 +653,7 @@ def main() -> None:
     except SettingsError as exc:
         sys.exit(f"error: {exc}")
     if not SETTINGS.tracking_uri.startswith("sqlite:") and \
-            not SETTINGS.database_url.startswith("postgresql"):
+            not is_postgres(SETTINGS.database_url):
         log.warning("MLFLOW_TRACKING_URI is shared but SENTIMENT_DATABASE_URL is not: "
                     "lifecycle locks and monitoring hold for this replica only (README, "
                     "'Several replicas').")

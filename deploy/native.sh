@@ -78,7 +78,8 @@ start_postgres() {
   fi
   local sql=(as_pg "$PG_BIN/psql" -h "$PGDATA" -p "$PG_PORT" -U postgres -d postgres -qtA)
   if [ "$("${sql[@]}" -c "SELECT 1 FROM pg_roles WHERE rolname='sentiment'")" != 1 ]; then
-    "${sql[@]}" -c "CREATE ROLE sentiment LOGIN PASSWORD '$(password)'"
+    local quoted; quoted="$(password)"; quoted="${quoted//\'/\'\'}"  # SQL-quote it
+    "${sql[@]}" -c "CREATE ROLE sentiment LOGIN PASSWORD '$quoted'"
   fi
   for db in mlflow sentiment; do
     if [ "$("${sql[@]}" -c "SELECT 1 FROM pg_database WHERE datname='$db'")" != 1 ]; then

@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 PredictionRow = tuple[str, str, float, str, float, str]  # text, label, proba, version, ms, src
 RETRY_AFTER_S = 15.0  # a degraded server database is not retried more often than this
 MIGRATION_LOCK = "monitoring-schema"
+_XACT_KEY = 0x53454E54  # "SENT": serialises feedback linking and alert claims
 
 
 class MonitoringStore(Protocol):
@@ -325,7 +326,6 @@ class SQLStore:
                                         ) from exc
 
 
-_XACT_KEY = 0x53454E54  # "SENT": serialises feedback linking and alert claims
 _stores: dict[str, SQLStore] = {}
 _stores_lock = threading.Lock()
 

@@ -2,7 +2,7 @@
 
 ``python -m admin score INPUT OUTPUT`` reads a CSV (header line, a text column named as
 uploads name it, or ``--column``) or a Parquet file and writes the rows with ``label`` and
-``proba_positive``. In-process it streams the file in chunks through the loaded model;
+``proba_positive``. In-process it streams a CSV in chunks through the loaded model;
 with ``engine="spark"`` the same registered model runs inside Spark as
 ``mlflow.pyfunc.spark_udf`` (``local[*]`` by default, a cluster with ``master``), and
 Spark writes OUTPUT as its usual folder of part files. Both read text the same way
@@ -12,9 +12,11 @@ labels. No limit on rows here: this is the operator's tool, not an upload.
 
 from __future__ import annotations
 
+import csv
 import os
 import sys
 import time
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -94,22 +96,35 @@ def _chunks(path: str, kind: str) -> Any:
 def _score_local(input_path: str, output_path: str, kinds: tuple[str, str],
                  column: str | None, version: str, settings: Settings) -> int:
     model = registry.load_model(version, settings)
-    parts, rows = [], 0
-    for chunk in _chunks(input_path, kinds[0]):
-        name = text_column([str(c) for c in chunk.columns], column)
-        proba = model.predict_proba(chunk[name].astype(str).tolist())
-        chunk = chunk.assign(label=["positive" if p >= 0.5 else "negative" for p in proba],
-                             proba_positive=[float(p) for p in proba])
-        parts.append(chunk)
-        rows += len(chunk)
-    frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-    if kinds[1] == "parquet":
-        frame.to_parquet(output_path, index=False)
-    else:
-        import csv
-
-        escape_frame(frame).to_csv(output_path, index=False, quoting=csv.QUOTE_ALL)
+    rows, writer = 0, None
+    csv_out = kinds[1] == "csv"
+    with open(output_path, "w", newline="", encoding="utf-8") if csv_out else nullcontext() \
+            as handle:
+        for chunk in _chunks(input_path, kinds[0]):  # each chunk written as soon as scored
+            name = text_column([str(c) for c in chunk.columns], column)
+            proba = model.predict_proba(chunk[name].astype(str).tolist())
+            chunk = chunk.assign(label=["positive" if p >= 0.5 else "negative" for p in proba],
+                                 proba_positive=[float(p) for p in proba])
+            if not csv_out:
+                writer = _write_parquet(chunk, output_path, writer)
+            else:
+                escape_frame(chunk).to_csv(handle, header=rows == 0, index=False,
+                                           quoting=csv.QUOTE_ALL)
+            rows += len(chunk)
+    if writer is not None:
+        writer.close()
     return rows
+
+
+def _write_parquet(chunk: pd.DataFrame, path: str, writer: Any) -> Any:
+    """Append one chunk to the Parquet file (the writer is opened by the first chunk)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(chunk, preserve_index=False)
+    writer = writer or pq.ParquetWriter(path, table.schema)
+    writer.write_table(table)
+    return writer
 
 
 def _score_spark(input_path: str, output_path: str, kinds: tuple[str, str],
