@@ -131,6 +131,7 @@ class Settings:
     result_ttl_seconds: float = 3600.0
     result_quota_mb: float = 200.0
     database_url: str = ""
+    serving_backend: str = "auto"
 
     @property
     def auth_enabled(self) -> bool:
@@ -194,7 +195,18 @@ def get_settings() -> Settings:
         result_ttl_seconds=_float("SENTIMENT_RESULT_TTL_SECONDS", 3600.0, 1.0, 86_400 * 7),
         result_quota_mb=_float("SENTIMENT_RESULT_QUOTA_MB", 200.0, 1.0, 100_000.0),
         database_url=database_url(env("SENTIMENT_DATABASE_URL") or "", home),
+        serving_backend=serving_backend(),
     )
+
+
+SERVING_BACKENDS = ("auto", "onnx", "onnx-int8", "keras")
+
+
+def serving_backend() -> str:
+    """``SENTIMENT_SERVING_BACKEND``: how minilm and bilstm versions are served (``auto``:
+    the ONNX variant recorded when the version was logged; Keras for older versions).
+    Read on its own too, because a logged model loads in processes without settings."""
+    return _choice("SENTIMENT_SERVING_BACKEND", "auto", SERVING_BACKENDS)
 
 
 def database_url(raw: str, home: Path) -> str:

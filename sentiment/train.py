@@ -7,6 +7,7 @@ succeeded: a failure or a cancel ends the run FAILED/KILLED with no new version.
 
 from __future__ import annotations
 
+import logging
 import tempfile
 import time
 from collections.abc import Mapping
@@ -25,6 +26,7 @@ from sentiment.reports import confusion_figure
 
 HOLDOUT = 0.1
 SEED = 42
+log = logging.getLogger(__name__)
 
 
 def _no_progress(fraction: float, message: str) -> None:
@@ -54,7 +56,9 @@ def _base_predictor(model_type: Any, base_version: str, settings: Settings,
     if base_type != model_type.name:
         raise RefusedError(f"Base version {base_version} is a {base_type!r} model; it cannot "
                            f"warm-start a {model_type.name!r} model.")
-    return model_type.load(registry.model_dir(info["version"], settings, tmp)), info
+    # Training continues from the Keras weights, whatever serves the base version.
+    directory = registry.model_dir(info["version"], settings, tmp)
+    return model_type.load(directory, backend="keras"), info
 
 
 def train(model_type: str, dataset_id: str, base_version: str | int | None = None,
@@ -85,6 +89,38 @@ def train(model_type: str, dataset_id: str, base_version: str | int | None = Non
         progress(0.0, "starting")
         return _train_run(kind, hyper, fit_part, held_out, predictor, tags, dataset, progress,
                           should_stop, settings, Path(tmp))
+
+
+def export_serving(kind: Any, predictor: Any, model_dir: Path, held_out: Any, run_id: str,
+                   settings: Settings) -> dict[str, str]:
+    """Export the serving variants of a type that has them (ONNX, see
+    :mod:`sentiment.models.onnx_serving`); return the version tags that record them.
+
+    Each variant's accuracy and balanced accuracy on the held-out split are logged on the
+    run. A failed export costs speed only: the version is logged without it, served by
+    Keras, and the tag ``serving_export_error`` says why.
+    """
+    export = getattr(kind, "export_serving", None)
+    if export is None:
+        return {}
+    try:
+        record = export(predictor, model_dir, held_out["text"].tolist(),
+                        held_out["label"].to_numpy())
+    except Exception as exc:  # noqa: BLE001 - an exporter bug must not lose the training
+        log.exception("ONNX export of the %s model failed; it will be served by Keras",
+                      kind.name)
+        for name in model_dir.glob("*.onnx"):
+            name.unlink()
+        return {"serving": "keras", "serving_export_error": repr(exc)[:250]}
+    scores = record["variants"]
+    registry.log_metrics(run_id, {f"onnx_{variant}_{metric}": value
+                                  for variant, values in scores.items()
+                                  for metric, value in values.items()}, settings)
+    tags = {"serving": f"onnx-{record['chosen']}", "serving_reason": record["reason"]}
+    for metric in ("accuracy", "balanced_accuracy") if "int8" in scores else ():
+        tags[f"int8_{metric}"] = f"{scores['int8'][metric]:.6f}"
+        tags[f"int8_{metric}_loss"] = f"{scores['float'][metric] - scores['int8'][metric]:.6f}"
+    return tags
 
 
 def _train_run(kind: Any, hyper: dict[str, Any], fit_part: Any, held_out: Any, base: Any,
@@ -122,10 +158,11 @@ def _train_run(kind: Any, hyper: dict[str, Any], fit_part: Any, held_out: Any, b
         model_dir.mkdir()
         result.predictor.save(model_dir)
         write_meta(model_dir, kind.name)
+        serving = export_serving(kind, result.predictor, model_dir, held_out, run_id, settings)
         uri = registry.log_model(model_dir, kind.name, list(kind.pip_requirements))
     version = registry.register(uri, {**{k: v for k, v in tags.items()
                                          if not k.startswith("mlflow.")},
-                                      "status": "à valider"}, settings)
+                                      **serving, "status": "à valider"}, settings)
     progress(1.0, f"registered version {version}")
     return {"version": version, "run_id": run_id, "model_type": kind.name,
             "training_dataset": dataset["dataset_id"], "base_version": tags.get("base_version"),

@@ -7,6 +7,11 @@ alike. Classes are weighted to balance by default, and early stopping watches th
 held-out accuracy weighted the same way (the balanced accuracy). Warm start continues
 from the base version's weights and keeps its vocabulary. The served probability blends
 in VADER's with ``lexicon_weight`` (see :mod:`sentiment.vader`).
+
+Serving: a logged version also carries the network after its ``TextVectorization`` as
+ONNX (:mod:`onnx_serving`) with the vocabulary beside it, and is served by ONNX Runtime
+(:class:`BiLSTMOnnxPredictor`: the vocabulary lookup in Python, the rest in the graph);
+the Keras predictor serves versions logged before that.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from sentiment.models import (
     StopFn,
     check_stop,
     class_weights,
+    onnx_serving,
     sample_weights,
 )
 from sentiment.models.keras_common import (
@@ -42,7 +48,9 @@ from sentiment.vader import LEXICON_WEIGHT, blend, opinion_for
 
 FILE = "model.keras"
 CONFIG = "bilstm.json"
+VOCABULARY = "vocabulary.json"
 BATCH = 256
+OOV = 1  # TextVectorization: 0 is padding, 1 the out-of-vocabulary token
 
 
 class BiLSTMPredictor:
@@ -59,6 +67,8 @@ class BiLSTMPredictor:
         self.opinion = opinion_for(config, lexicon_dir)
         self._call = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
 
+    backend = "keras"
+
     def predict_proba(self, texts: list[str]) -> np.ndarray:
         import tensorflow as tf
 
@@ -73,6 +83,41 @@ class BiLSTMPredictor:
         (directory / CONFIG).write_text(json.dumps(self.config))
         if self.opinion is not None:
             self.opinion.save(directory)
+
+
+class BiLSTMOnnxPredictor:
+    """The same network served by ONNX Runtime from a logged model folder.
+
+    ``TextVectorization`` is a whitespace split and a vocabulary lookup, truncated to
+    ``max_len``: done here with a dict, then the ids go through the graph.
+    """
+
+    backend = "onnx-float"
+
+    def __init__(self, directory: Path, variant: str = "float") -> None:
+        self.config = json.loads((directory / CONFIG).read_text())
+        vocabulary = json.loads((directory / VOCABULARY).read_text())
+        self.index = {word: i for i, word in enumerate(vocabulary)}
+        self.max_len = int(self.config["max_len"])
+        self.opinion = opinion_for(self.config, directory)
+        self.session = onnx_serving.session(directory / onnx_serving.FILES[variant])
+
+    def _run(self, sequences: list[list[int]]) -> np.ndarray:
+        lengths = np.fromiter((len(s) for s in sequences), dtype=np.int32,
+                              count=len(sequences))
+        ids = np.zeros((len(sequences), max(1, int(lengths.max(initial=0)))), dtype=np.int32)
+        for row, sequence in enumerate(sequences):
+            ids[row, :len(sequence)] = sequence
+        return self.session.run(None, {"ids": ids, "lengths": lengths})[0]
+
+    def predict_proba(self, texts: list[str]) -> np.ndarray:
+        get, limit = self.index.get, self.max_len
+        # normalize() leaves single spaces only, so this is TextVectorization's split.
+        sequences = [[get(word, OOV) for word in text.split(" ") if word][:limit]
+                     for text in normalize_many(texts)]
+        batches = length_batches([len(s) for s in sequences], BATCH)
+        outputs = [self._run([sequences[i] for i in idx]) for idx in batches]
+        return blend(scatter(batches, outputs, len(texts)), list(texts), self.opinion)
 
 
 def minilm_word_vectors(vocabulary: list[str]) -> np.ndarray:
@@ -133,7 +178,8 @@ class BiLSTM:
     description = ("TextVectorization inside the model, word embeddings (initialised from "
                    "MiniLM's or random), BiLSTM trained from scratch, max pooling; early "
                    "stopping on the held-out split. Under a minute to a few minutes on CPU.")
-    pip_requirements = ("tensorflow-cpu", "keras", "numpy", "pandas", "vaderSentiment")
+    pip_requirements = ("tensorflow-cpu", "keras", "numpy", "pandas", "vaderSentiment",
+                        "onnxruntime")
     hyperparams = (
         HyperParam("epochs", 4, "Maximum epochs (early stopping may end sooner)", 1, 50),
         HyperParam("batch_size", 64, "Training batch size", 8, 1024),
@@ -185,10 +231,30 @@ class BiLSTM:
         check_stop(should_stop)
         return FitResult(BiLSTMPredictor(model, dict(params)), history_rows(history.history))
 
-    def load(self, directory: Path) -> Predictor:
+    def load(self, directory: Path, backend: str | None = None) -> Predictor:
+        """The served predictor: ONNX when the version has it (unless ``backend`` or
+        ``SENTIMENT_SERVING_BACKEND`` says keras), else the Keras model."""
+        variant = onnx_serving.choose(directory, backend)
+        if variant is not None:
+            return BiLSTMOnnxPredictor(directory, "float")
         model = keras().saving.load_model(directory / FILE, compile=False)
         return BiLSTMPredictor(model, json.loads((directory / CONFIG).read_text()),
                                lexicon_dir=directory)
+
+    def export_serving(self, predictor: Predictor, directory: Path, texts: list[str],
+                       labels: np.ndarray) -> dict[str, Any]:
+        """Write the ONNX graph and the vocabulary of a saved predictor into
+        ``directory`` and record its held-out scores (no int8: the LSTM is small)."""
+        from sentiment.models.onnx_export import bilstm_graph
+
+        if not isinstance(predictor, BiLSTMPredictor):
+            raise TypeError("ONNX export needs the Keras predictor of a training")
+        vocabulary = predictor.model.get_layer("vectorize").get_vocabulary()
+        (directory / VOCABULARY).write_text(json.dumps(vocabulary, ensure_ascii=False))
+        graph = bilstm_graph(predictor.model, int(predictor.config["max_len"]))
+        return onnx_serving.export_variants(
+            directory, graph, lambda variant: BiLSTMOnnxPredictor(directory, variant), texts,
+            labels, quantize=False)
 
 
 MODEL = BiLSTM()

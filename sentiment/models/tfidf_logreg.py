@@ -129,7 +129,8 @@ class TfidfLogreg:
         progress(1.0, "done")
         return FitResult(TfidfPredictor(pipeline), [])
 
-    def load(self, directory: Path) -> Predictor:
+    def load(self, directory: Path, backend: str | None = None) -> Predictor:
+        """The fitted pipeline (``backend`` is for the Keras types; this one has one)."""
         return TfidfPredictor(joblib.load(directory / FILE))
 
 
