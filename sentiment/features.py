@@ -31,31 +31,39 @@ def _mix(h: np.ndarray) -> np.ndarray:
 
 def hashed_counts(texts: Iterable[str], ngram_range: tuple[int, int],
                   n_features: int) -> sp.csr_matrix:
-    """Counts of hashed character n-grams per text, as a CSR matrix with summed duplicates."""
+    """Counts of hashed character n-grams per text, as a CSR matrix with summed duplicates.
+
+    The hashes of every length are laid side by side per position, so the n-grams come
+    out grouped by text and the CSR arrays are built directly (no COO conversion).
+    """
     padded = [f" {t} " for t in texts]
     n_docs = len(padded)
     lengths = np.fromiter((len(t) for t in padded), dtype=np.int64, count=n_docs)
     codes = np.frombuffer("".join(padded).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
-    doc = np.repeat(np.arange(n_docs), lengths)
-    end_of_doc = np.repeat(np.cumsum(lengths), lengths)  # position after each text
-    rows, cols = [], []
     low, high = ngram_range
+    total = len(codes)
+    sizes = list(range(low, high + 1))
+    hashes = np.zeros((total, len(sizes)), dtype=np.uint64)
+    valid = np.zeros((total, len(sizes)), dtype=bool)
+    room = np.repeat(np.cumsum(lengths), lengths) - np.arange(total)  # chars left in its text
     with np.errstate(over="ignore"):
-        for n in range(low, high + 1):
-            count = len(codes) - n + 1
+        for k, n in enumerate(sizes):
+            count = total - n + 1
             if count <= 0:
                 continue
             h = np.full(count, n, dtype=np.uint64)
             for j in range(n):
                 h = h * _MULT ^ codes[j:j + count]
-            keep = np.arange(count) + n <= end_of_doc[:count]
-            rows.append(doc[:count][keep])
-            cols.append((_mix(h[keep]) % np.uint64(n_features)).astype(np.int32))
-    row = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
-    col = np.concatenate(cols) if cols else np.zeros(0, dtype=np.int32)
-    matrix = sp.coo_matrix((np.ones(len(row), dtype=np.float32), (row, col)),
-                           shape=(n_docs, n_features)).tocsr()
-    return matrix  # tocsr() summed the duplicates
+            hashes[:count, k] = h
+            valid[:count, k] = room[:count] >= n
+        cols = (_mix(hashes[valid]) % np.uint64(n_features)).astype(np.int32)
+    per_doc = np.bincount(np.repeat(np.arange(n_docs), lengths),
+                          weights=valid.sum(axis=1), minlength=n_docs).astype(np.int64)
+    indptr = np.concatenate([[0], np.cumsum(per_doc)])
+    matrix = sp.csr_matrix((np.ones(len(cols), dtype=np.float32), cols, indptr),
+                           shape=(n_docs, n_features))
+    matrix.sum_duplicates()  # sorts each row's columns and adds repeated n-grams
+    return matrix
 
 
 class CharNgramTfidf(TransformerMixin, BaseEstimator):

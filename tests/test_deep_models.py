@@ -45,7 +45,15 @@ def fresh_process_predict(version: str, texts: list[str]) -> list[dict]:
 
 
 def weights(version: str) -> list[np.ndarray]:
-    return registry.load_model(version, get_settings()).predictor.model.get_weights()
+    """The Keras weights of a version (it is served by ONNX; training continues in Keras)."""
+    import tempfile
+
+    from sentiment.models import get_model_type
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = registry.model_dir(version, get_settings(), Path(tmp))
+        kind = get_model_type(registry.get_version(version, get_settings())["tags"]["model_type"])
+        return kind.load(folder, backend="keras").model.get_weights()
 
 
 @pytest.mark.parametrize("model_type", ["bilstm", "minilm"])

@@ -33,3 +33,39 @@ def test_rare_ngrams_weigh_more() -> None:
     common = hashed_counts(["abc"], (3, 3), 2**20).indices  # " ab", "abc", "bc "
     rare = hashed_counts(["xyz"], (3, 3), 2**20).indices
     assert row[rare].min() > row[common].max()
+
+
+def test_fast_scorer_gives_the_pipeline_probabilities(corpus) -> None:
+    """The served tfidf_logreg path (one tokenisation, no sparse word matrices) against
+    the scikit-learn pipeline it was built from, on real tweets it never saw."""
+    import pandas as pd
+
+    from sentiment.models import coerce_params, get_model_type
+    from tests.conftest import SHARED_DATA
+
+    kind = get_model_type("tfidf_logreg")
+    train = corpus.sample(n=3000, random_state=21)
+    for params in ({}, {"word_ngram_max": 1, "lexicon": "none"}, {"word_ngram_max": 3}):
+        fitted = kind.fit(train["text"].tolist(), train["label"].to_numpy(), [], np.array([]),
+                          coerce_params(kind, params), None, lambda f, m: None, lambda: False)
+        predictor = fitted.predictor
+        assert predictor.fast is not None, params
+        path = SHARED_DATA / "sentiment140_sample_20k.csv"
+        texts = (pd.read_csv(path, encoding="latin-1")["text"].astype(str).tolist()[:5000]
+                 if path.is_file() else corpus["text"].sample(n=5000, random_state=3).tolist())
+        texts += ["", "ok ok ok ok", "not not not bad", "😡😡 :( :(", "a " * 300]
+        expected = predictor.pipeline.predict_proba(texts)[:, 1]
+        got = predictor.predict_proba(texts)
+        assert np.abs(got - expected).max() < 1e-6, params
+        # Large batches are split over threads: same answers, same order.
+        many = texts * 5
+        assert np.abs(predictor.predict_proba(many) - np.tile(expected, 5)).max() < 1e-6
+
+
+def test_hashed_counts_are_grouped_by_text_and_summed() -> None:
+    texts = ["aaaa aaaa", "", "ab", "ça va 😡", "aaaa aaaa"]
+    counts = hashed_counts(texts, (2, 5), 2**20)
+    assert counts.has_canonical_format
+    assert counts[0].sum() == sum(len(f" {texts[0]} ") - n + 1 for n in range(2, 6))
+    assert counts[1].sum() == 1  # "  ": one 2-gram
+    assert (counts[0] != counts[4]).nnz == 0 and counts[0].max() > 1  # repeats summed

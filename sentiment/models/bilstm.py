@@ -44,7 +44,7 @@ from sentiment.models.keras_common import (
     scatter,
 )
 from sentiment.preprocess import normalize_many
-from sentiment.vader import LEXICON_WEIGHT, blend, opinion_for
+from sentiment.vader import LEXICON_WEIGHT, blend, blend_while, opinion_for
 
 FILE = "model.keras"
 CONFIG = "bilstm.json"
@@ -110,14 +110,18 @@ class BiLSTMOnnxPredictor:
             ids[row, :len(sequence)] = sequence
         return self.session.run(None, {"ids": ids, "lengths": lengths})[0]
 
-    def predict_proba(self, texts: list[str]) -> np.ndarray:
+    def _network(self, texts: list[str]) -> np.ndarray:
         get, limit = self.index.get, self.max_len
         # normalize() leaves single spaces only, so this is TextVectorization's split.
         sequences = [[get(word, OOV) for word in text.split(" ") if word][:limit]
                      for text in normalize_many(texts)]
         batches = length_batches([len(s) for s in sequences], BATCH)
-        outputs = [self._run([sequences[i] for i in idx]) for idx in batches]
-        return blend(scatter(batches, outputs, len(texts)), list(texts), self.opinion)
+        return scatter(batches, [self._run([sequences[i] for i in idx]) for idx in batches],
+                       len(texts))
+
+    def predict_proba(self, texts: list[str]) -> np.ndarray:
+        texts = list(texts)
+        return blend_while(lambda: self._network(texts), texts, self.opinion)
 
 
 def minilm_word_vectors(vocabulary: list[str]) -> np.ndarray:

@@ -46,7 +46,7 @@ from sentiment.models.minilm_encoder import (
     wheel_dir,
 )
 from sentiment.preprocess import normalize_many
-from sentiment.vader import LEXICON_WEIGHT, blend, opinion_for
+from sentiment.vader import LEXICON_WEIGHT, blend, blend_while, opinion_for
 
 WEIGHTS, SETTINGS = "model.weights.h5", "minilm.json"
 BATCH = 64
@@ -135,8 +135,8 @@ class MiniLMOnnxPredictor:
 
     def predict_proba(self, texts: list[str]) -> np.ndarray:
         texts = list(texts)
-        return blend(batched(self.token_ids(texts), self._run, 1, ONNX_BATCH), texts,
-                     self.opinion)
+        return blend_while(lambda: batched(self.token_ids(texts), self._run, 1, ONNX_BATCH),
+                           texts, self.opinion)
 
 
 def _fresh(params: Mapping[str, Any], base: MiniLMPredictor | None) -> MiniLMPredictor:
