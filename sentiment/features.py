@@ -23,10 +23,13 @@ _MIX2 = np.uint64(0x94D049BB133111EB)
 
 
 def _mix(h: np.ndarray) -> np.ndarray:
-    """splitmix64 finaliser, so that the low bits used as the column depend on every char."""
-    h = (h ^ (h >> np.uint64(30))) * _MIX1
-    h = (h ^ (h >> np.uint64(27))) * _MIX2
-    return h ^ (h >> np.uint64(31))
+    """splitmix64 finaliser, so that the low bits used as the column depend on every char.
+    Works in place on ``h`` (no temporaries: this runs on every n-gram of a batch)."""
+    for shift, factor in ((30, _MIX1), (27, _MIX2)):
+        h ^= h >> np.uint64(shift)
+        h *= factor
+    h ^= h >> np.uint64(31)
+    return h
 
 
 def hashed_counts(texts: Iterable[str], ngram_range: tuple[int, int],
@@ -53,7 +56,8 @@ def hashed_counts(texts: Iterable[str], ngram_range: tuple[int, int],
                 continue
             h = np.full(count, n, dtype=np.uint64)
             for j in range(n):
-                h = h * _MULT ^ codes[j:j + count]
+                h *= _MULT
+                h ^= codes[j:j + count]
             hashes[:count, k] = h
             valid[:count, k] = room[:count] >= n
         cols = (_mix(hashes[valid]) % np.uint64(n_features)).astype(np.int32)
