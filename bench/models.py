@@ -9,7 +9,9 @@ tfidf_logreg the fast scorer and the scikit-learn pipeline. Single-prediction p5
 in-process over 200 calls after warm-up; batch rows/s is median of 3 runs over the 5,531
 test texts and, for the fast types, over 100,000 rows (the test texts repeated); size is
 the logged model folder; memory is the resident memory a fresh process gains by loading
-the version. The CPU's model and vector flags are printed: these machines differ.
+the version. Each serving path is measured in a fresh process that only loads the
+version, as a server would. The CPU's model and vector flags are printed: these machines
+differ.
 """
 
 from __future__ import annotations
@@ -92,37 +94,63 @@ def vader_row(test) -> dict:
             "size_mb": 0.0}
 
 
-def type_rows(model_type: str, dataset_id: str, test, params: dict) -> list[dict]:
-    from sentiment import lifecycle, registry
+def serving_ways(model_type: str, tags: dict) -> list[tuple[str, str, bool]]:
+    """(label, backend, 100k rows too) for every way a version of this type can serve."""
+    if model_type == "tfidf_logreg":
+        return [("fast scorer", "auto", True), ("scikit-learn pipeline", "pipeline", True)]
+    ways = [("ONNX float", "onnx", model_type == "bilstm")]
+    if tags.get("int8_accuracy"):
+        ways.append(("ONNX int8", "onnx-int8", False))
+    return [*ways, ("Keras", "keras", False)]
+
+
+def measure_in_process(version: str, backend: str, label: str, big: bool) -> dict:
+    """One serving path, measured in this (fresh) process: load, then time."""
+    from sentiment import registry
     from sentiment.config import get_settings
     from sentiment.models import get_model_type
-    from sentiment.models.tfidf_logreg import TfidfPredictor
+
+    settings = get_settings()
+    tags = registry.get_version(version, settings)["tags"]
+    kind = get_model_type(tags["model_type"])
+    _, test = sentiment140_split()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = registry.model_dir(version, settings, Path(tmp))
+        predictor = kind.load(folder, backend=None if backend in ("auto", "pipeline")
+                              else backend)
+        if backend == "pipeline":
+            predictor.fast = None
+        row = measure(f"{tags['model_type']}, {label}", predictor, test, big)
+    served = (backend == "auto" if tags["model_type"] == "tfidf_logreg"
+              else getattr(predictor, "backend", "") == tags.get("serving"))
+    return {**row, "model": row["model"] + (" (served)" if served else "")}
+
+
+def fresh_process(version: str, backend: str, label: str, big: bool) -> dict:
+    """Each serving path runs in its own process that only loads the version, as a server
+    does (measured beside the training that had just run, ONNX int8 lost a third)."""
+    job = json.dumps({"version": version, "backend": backend, "label": label, "big": big})
+    done = subprocess.run([sys.executable, "-m", "bench.models", "--measure", job],
+                          capture_output=True, text=True, cwd=ROOT, timeout=1800)
+    line = next((x for x in done.stdout.splitlines() if x.startswith("ROW")), None)
+    if line is None:
+        raise RuntimeError(done.stderr[-3000:])
+    return json.loads(line.removeprefix("ROW"))
+
+
+def type_rows(model_type: str, dataset_id: str, params: dict) -> list[dict]:
+    from sentiment import lifecycle, registry
+    from sentiment.config import get_settings
 
     settings = get_settings()
     trained = lifecycle.train(model_type, dataset_id, params=params)
     version = trained["version"]
     tags = registry.get_version(version, settings)["tags"]
-    kind = get_model_type(model_type)
-    rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        folder = registry.model_dir(version, settings, Path(tmp))
-        size = folder_mb(folder)
-        if model_type == "tfidf_logreg":
-            fast = kind.load(folder)
-            pipeline = TfidfPredictor(fast.pipeline)
-            pipeline.fast = None
-            ways = [("fast scorer", fast, True), ("scikit-learn pipeline", pipeline, True)]
-        else:
-            ways = [(f"ONNX {v}", kind.load(folder, backend=b), model_type == "bilstm")
-                    for v, b in (("float", "onnx"), ("int8", "onnx-int8"))
-                    if b == "onnx" or tags.get("int8_accuracy")]
-            ways.append(("Keras", kind.load(folder, backend="keras"), False))
-        for label, predictor, big in ways:
-            is_served = (predictor.fast is not None if model_type == "tfidf_logreg"
-                         else predictor.backend == tags.get("serving"))
-            served = " (served)" if is_served else ""
-            rows.append({**measure(f"{model_type}, {label}{served}", predictor, test, big),
-                         "train_s": trained["training_time_s"], "size_mb": size})
+        size = folder_mb(registry.model_dir(version, settings, Path(tmp)))
+    rows = [{**fresh_process(version, backend, label, big),
+             "train_s": trained["training_time_s"], "size_mb": size}
+            for label, backend, big in serving_ways(model_type, tags)]
     if model_type == "minilm":
         rows[0]["memory"] = {b: loaded_mb(version, b) for b in ("auto", "keras")}
     rows[0]["tags"] = {k: v for k, v in tags.items() if k.startswith(("serving", "int8"))}
@@ -153,7 +181,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--types", default="tfidf_logreg,bilstm,minilm")
     parser.add_argument("--params", default="{}", help='JSON: {"minilm": {"epochs": 1}}')
+    parser.add_argument("--measure", help=argparse.SUPPRESS)  # one path, in a fresh process
     args = parser.parse_args()
+    if args.measure:
+        print("ROW" + json.dumps(measure_in_process(**json.loads(args.measure))))
+        return
     isolated_home()
     from sentiment import lifecycle
 
@@ -164,7 +196,7 @@ def main() -> None:
         dataset_id = lifecycle.ingest(str(path), "training")["dataset_id"]
     overrides = json.loads(args.params)
     rows = [row for t in args.types.split(",")
-            for row in type_rows(t, dataset_id, test, overrides.get(t, {}))]
+            for row in type_rows(t, dataset_id, overrides.get(t, {}))]
     rows.append(vader_row(test))
     print_table(rows, len(train), len(test))
 

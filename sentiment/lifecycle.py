@@ -135,6 +135,7 @@ def models_table(settings: Settings | None = None) -> list[dict[str, Any]]:
         rows.append({
             "version": info["version"], "production": info["version"] == production,
             "model_type": tags.get("model_type", ""), "status": tags.get("status", ""),
+            "serving": tags.get("serving", ""),
             "progress": pending[0]["progress"] if mine else "",
             "validation_metric": tags.get("validation_metric", ""),
             "validation_score": tags.get("validation_score", ""),

@@ -50,18 +50,54 @@ def lexicon_path() -> Path:
     return path
 
 
+def _analyzer_class() -> type:
+    """VADER's analyzer, with one exact shortcut: ``polarity_scores`` first rewrites each
+    emoji as its description in a Python loop over every character, which on a text
+    without emoji returns the text itself (stripped). Here that case skips the loop (a
+    C-level set test), and the rest is VADER's own code, unchanged; tests check equal
+    scores on every tweet of the shared files."""
+    from vaderSentiment import vaderSentiment as vs
+
+    class Analyzer(vs.SentimentIntensityAnalyzer):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            # The loop tests one character at a time: only one-character keys can match.
+            self.emoji_chars = frozenset(k for k in self.emojis if len(k) == 1)
+
+        def polarity_scores(self, text: str) -> dict[str, float]:
+            if not self.emoji_chars.isdisjoint(text):
+                return super().polarity_scores(text)
+            # From here on, VADER 3.3.2's polarity_scores (MIT licence), verbatim.
+            text = text.strip()
+            sentitext = vs.SentiText(text)
+            sentiments: list[float] = []
+            words_and_emoticons = sentitext.words_and_emoticons
+            for i, item in enumerate(words_and_emoticons):
+                valence = 0
+                if item.lower() in vs.BOOSTER_DICT:
+                    sentiments.append(valence)
+                    continue
+                if (i < len(words_and_emoticons) - 1 and item.lower() == "kind" and
+                        words_and_emoticons[i + 1].lower() == "of"):
+                    sentiments.append(valence)
+                    continue
+                sentiments = self.sentiment_valence(valence, sentitext, item, i, sentiments)
+            sentiments = self._but_check(words_and_emoticons, sentiments)
+            return self.score_valence(sentiments, text)
+
+    return Analyzer
+
+
 class VaderOpinion:
     """VADER's compound score of raw texts as a probability, and its ``weight`` in a blend."""
 
     def __init__(self, directory: Path | None = None, weight: float = 0.5) -> None:
-        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
-
         source = directory if directory is not None else lexicon_path().parent
         missing = [name for name in LEXICON_FILES if not (source / name).is_file()]
         if missing:
             raise SentimentError(f"VADER lexicon files {missing} are missing in {source}.")
         # Absolute paths: the analyzer joins them to its own folder, which keeps them as given.
-        self._analyzer = SentimentIntensityAnalyzer(
+        self._analyzer = _analyzer_class()(
             lexicon_file=str((source / LEXICON_FILES[0]).resolve()),
             emoji_lexicon=str((source / LEXICON_FILES[1]).resolve()))
         self.source, self.weight = source, weight

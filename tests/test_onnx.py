@@ -62,6 +62,7 @@ def test_onnx_float_gives_the_keras_probabilities(model_type: str, training_id: 
     version = lifecycle.train(model_type, training_id, params=FAST[model_type])["version"]
     tags = registry.get_version(version, get_settings())["tags"]
     assert tags["serving"] in ("onnx-float", "onnx-int8")
+    assert lifecycle.models_table()[0]["serving"] == tags["serving"]  # /models shows it
     folder = model_folder(version, tmp_path)
     kind = get_model_type(model_type)
     keras_side = model_alone(kind.load(folder, backend="keras"))

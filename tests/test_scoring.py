@@ -53,3 +53,37 @@ def test_spark_scoring_equals_in_process_on_the_shared_20k(trained, tmp_path: Pa
     difference = (got["proba_positive"].astype(float)
                   - expected["proba_positive"].astype(float)).abs().max()
     assert difference < 1e-6
+
+
+@pytest.mark.slow
+def test_spark_udf_serves_a_minilm_version_through_onnx(corpus, tmp_path: Path,
+                                                        monkeypatch) -> None:
+    """mlflow.pyfunc.spark_udf loads the ONNX-served minilm in Spark's Python workers."""
+    pytest.importorskip("pyspark", reason="pip install -r requirements-spark.txt (CI does)")
+    from sentiment import lifecycle
+    from tests.conftest import write_sample
+
+    train_csv = write_sample(corpus, tmp_path / "train.csv", 600, seed=3)
+    dataset = lifecycle.ingest(str(train_csv), "training")["dataset_id"]
+    version = lifecycle.train("minilm", dataset, params={"epochs": 1, "head_epochs": 3,
+                                                         "trainable_layers": 1})["version"]
+    source = tmp_path / "tweets.csv"
+    corpus.sample(n=400, random_state=17)[["text"]].to_csv(source, index=False)
+    for backend, tolerance in (("onnx", 1e-5), ("onnx-int8", 0.05)):
+        monkeypatch.setenv("SENTIMENT_SERVING_BACKEND", backend)  # reaches Spark's workers
+        local = admin("score", str(source), str(tmp_path / f"{backend}.csv"), "--version",
+                      version)
+        spark = admin("score", str(source), str(tmp_path / f"{backend}-spark"), "--engine",
+                      "spark", "--master", "local[2]", "--version", version)
+        assert local["rows"] == spark["rows"] == 400
+        expected = pd.read_csv(tmp_path / f"{backend}.csv", dtype=str, keep_default_na=False)
+        parts = sorted((tmp_path / f"{backend}-spark").glob("part-*.csv"))
+        got = pd.concat([pd.read_csv(p, dtype=str, keep_default_na=False) for p in parts],
+                        ignore_index=True)
+        assert got["text"].tolist() == expected["text"].tolist()
+        difference = (got["proba_positive"].astype(float)
+                      - expected["proba_positive"].astype(float)).abs()
+        # int8 quantises activations per batch, and Spark batches rows differently.
+        assert difference.max() < tolerance, (backend, difference.max())
+        agree = (got["label"] == expected["label"]).mean()
+        assert agree == 1.0 if backend == "onnx" else agree >= 0.98

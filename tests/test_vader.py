@@ -85,3 +85,24 @@ def test_saved_minilm_carries_its_lexicon_and_serves_the_blend(corpus: pd.DataFr
     model_only = MODEL.load(tmp_path).predict_proba(TEXTS)
     vader = VaderOpinion(tmp_path).proba(TEXTS)
     assert np.allclose(served.predict_proba(TEXTS), (model_only + vader) / 2, atol=1e-5)
+
+
+def test_the_emoji_shortcut_scores_exactly_as_vader(corpus) -> None:
+    """Our analyzer skips VADER's per-character emoji loop on texts without emoji; every
+    score must stay VADER's own."""
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    from tests.conftest import SHARED_DATA
+
+    texts = corpus["text"].tolist()
+    for name in ("sentiment140_sample_20k.csv", "tweeteval_validation.csv"):
+        if (SHARED_DATA / name).is_file():
+            texts += pd.read_csv(SHARED_DATA / name, encoding="latin-1")["text"].astype(
+                str).tolist()
+    texts += ["", "  😡 ", "I ❤ it", " lol ", "kind of good", "🇫🇷 flag", "so 😂😂"]
+    reference, ours = SentimentIntensityAnalyzer(), VaderOpinion()._analyzer
+    assert [ours.polarity_scores(t) for t in texts] == [reference.polarity_scores(t)
+                                                        for t in texts]
+    # Served blends go through it: the opinion equals VADER's compound as a probability.
+    compound = np.array([reference.polarity_scores(t)["compound"] for t in texts[:500]])
+    assert np.allclose(VaderOpinion().proba(texts[:500]), (compound + 1) / 2, atol=1e-6)

@@ -54,9 +54,10 @@ ONNX_BATCH = 16  # ONNX Runtime is fastest on small length-sorted batches here
 
 
 def token_ids(tokenizer: Any, texts: list[str]) -> list[list[int]]:
-    """Token ids of the normalised texts (what the model sees)."""
-    encodings = tokenizer.encode_batch(normalize_many(texts, emoticons_as_words=True))
-    return [e.ids for e in encodings]
+    """Token ids of the normalised texts (what the model sees). ``encode_batch_fast``
+    gives the same ids without computing character offsets (a quarter faster)."""
+    encode = getattr(tokenizer, "encode_batch_fast", tokenizer.encode_batch)
+    return [e.ids for e in encode(normalize_many(texts, emoticons_as_words=True))]
 
 
 def batched(sequences: list[list[int]], fn: Any, width: int, batch: int) -> np.ndarray:
