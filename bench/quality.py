@@ -60,6 +60,23 @@ def without_vote(model: object) -> object | None:
     return model
 
 
+def served_by_keras(version: str, settings: object) -> object | None:
+    """The same version through its Keras network (None when it is not ONNX-served), to
+    show what the ONNX variant (int8 for minilm) changes on unseen texts."""
+    import tempfile
+    from pathlib import Path
+
+    from sentiment import registry
+    from sentiment.models import get_model_type
+
+    tags = registry.get_version(version, settings)["tags"]
+    if not tags.get("serving", "").startswith("onnx"):
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = registry.model_dir(version, settings, Path(tmp))
+        return get_model_type(tags["model_type"]).load(folder, backend="keras")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--types", default="bilstm",
@@ -90,6 +107,7 @@ def main() -> None:
     sets = {name.replace("29,6xx", f"{len(v[1]):,}"): v for name, v in sets.items()}
     production = registry.production_version(settings)
     models = {f"v{v['version']} {v['tags']['model_type']}"
+              + (f" [{v['tags']['serving']}]" if v["tags"].get("serving") else "")
               + (" (production)" if v["version"] == production else "")
               + (f" [stage {1 if v['tags'].get('bootstrap_stage') == 'baseline' else 2}]"):
               v["version"] for v in registry.list_versions(settings, with_metrics=False)}
@@ -108,6 +126,9 @@ def main() -> None:
         if alone is not None:  # what the blend adds: production's own model without VADER
             scored[f"v{production} without VADER's vote (lexicon_weight 0)"] = \
                 alone.predict_proba(texts)
+        keras = served_by_keras(production, settings)
+        if keras is not None:
+            scored[f"v{production} served by Keras instead"] = keras.predict_proba(texts)
         scored["VADER (compound >= 0)"] = vader_proba(texts)
         for name, proba in scored.items():
             m = compute_metrics(labels, proba)

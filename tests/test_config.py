@@ -30,6 +30,7 @@ def test_telemetry_is_off_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
     ("SENTIMENT_MIN_ACCURACY", "1.5"), ("SENTIMENT_MIN_ACCURACY", "high"),
     ("SENTIMENT_ADMIN_PASSWORD", "short"), ("SENTIMENT_VIEWERS", "nopassword"),
     ("SENTIMENT_MODEL_NAME", "a/b"), ("SENTIMENT_ALERT_WEBHOOK", "ftp://x"),
+    ("SENTIMENT_SERVING_BACKEND", "tensorrt"),
 ])
 def test_unsafe_values_fail_loudly(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
     monkeypatch.setenv(name, value)

