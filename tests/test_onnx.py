@@ -103,6 +103,13 @@ def test_int8_record_matches_a_remeasurement(training_id: str, tmp_path: Path) -
     # The rule: int8 serves only when it loses at most half a point on both measures.
     worst = max(float(tags["int8_accuracy_loss"]), float(tags["int8_balanced_accuracy_loss"]))
     assert tags["serving"] == ("onnx-int8" if worst <= 0.005 else "onnx-float")
+    # int8 quantises activations per call: each text runs alone, so its answer is the
+    # same alone as in any batch (batches of 16 moved it by up to 0.05).
+    texts = held_out["text"].tolist()[:40]
+    together = int8.predict_proba(texts)
+    assert np.abs(np.array([int8.predict_proba([t])[0] for t in texts]) - together).max() \
+        < 1e-6
+    assert np.abs(int8.predict_proba(texts[::-1])[::-1] - together).max() < 1e-6
     run = registry.client(get_settings()).get_run(trained["run_id"]).data.metrics
     assert run["onnx_int8_accuracy"] == pytest.approx(float(tags["int8_accuracy"]), abs=1e-6)
     assert "onnx_float_balanced_accuracy" in run

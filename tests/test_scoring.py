@@ -69,21 +69,20 @@ def test_spark_udf_serves_a_minilm_version_through_onnx(corpus, tmp_path: Path,
                                                          "trainable_layers": 1})["version"]
     source = tmp_path / "tweets.csv"
     corpus.sample(n=400, random_state=17)[["text"]].to_csv(source, index=False)
-    for backend, tolerance in (("onnx", 1e-5), ("onnx-int8", 0.05)):
+    for backend in ("onnx", "onnx-int8"):
         monkeypatch.setenv("SENTIMENT_SERVING_BACKEND", backend)  # reaches Spark's workers
         local = admin("score", str(source), str(tmp_path / f"{backend}.csv"), "--version",
                       version)
-        spark = admin("score", str(source), str(tmp_path / f"{backend}-spark"), "--engine",
-                      "spark", "--master", "local[2]", "--version", version)
+        spark = admin("score", str(source), str(tmp_path / f"{backend}-spark.csv"),
+                      "--engine", "spark", "--master", "local[2]", "--version", version)
         assert local["rows"] == spark["rows"] == 400
         expected = pd.read_csv(tmp_path / f"{backend}.csv", dtype=str, keep_default_na=False)
-        parts = sorted((tmp_path / f"{backend}-spark").glob("part-*.csv"))
+        parts = sorted((tmp_path / f"{backend}-spark.csv").glob("part-*.csv"))
         got = pd.concat([pd.read_csv(p, dtype=str, keep_default_na=False) for p in parts],
                         ignore_index=True)
         assert got["text"].tolist() == expected["text"].tolist()
         difference = (got["proba_positive"].astype(float)
                       - expected["proba_positive"].astype(float)).abs()
-        # int8 quantises activations per batch, and Spark batches rows differently.
-        assert difference.max() < tolerance, (backend, difference.max())
-        agree = (got["label"] == expected["label"]).mean()
-        assert agree == 1.0 if backend == "onnx" else agree >= 0.98
+        # Spark groups rows differently; int8 runs each text alone, so that cannot matter.
+        assert difference.max() < 1e-5, (backend, difference.max())
+        assert got["label"].tolist() == expected["label"].tolist()
