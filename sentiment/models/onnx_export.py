@@ -11,8 +11,8 @@ traced, 2,100 written). Tests hold each graph to its Keras model within 1e-4 on 
 tweets.
 
 Graph inputs are what the predictors already compute in Python: token ids and the
-attention mask for ``minilm``; vocabulary ids, lengths and a pooling floor for ``bilstm``
-(its ``TextVectorization`` is a string lookup, done with a dict before the graph).
+attention mask for ``minilm``; vocabulary ids and lengths for ``bilstm`` (its
+``TextVectorization`` is a string lookup, done with a dict before the graph).
 """
 
 from __future__ import annotations

@@ -144,7 +144,8 @@ class TfidfLogreg:
         return FitResult(TfidfPredictor(pipeline), [])
 
     def load(self, directory: Path, backend: str | None = None) -> Predictor:
-        """The fitted pipeline (``backend`` is for the Keras types; this one has one)."""
+        """The fitted pipeline (``backend`` concerns the Keras types; this type has one
+        serving path)."""
         return TfidfPredictor(joblib.load(directory / FILE))
 
 
