@@ -132,6 +132,7 @@ class Settings:
     result_quota_mb: float = 200.0
     database_url: str = ""
     serving_backend: str = "auto"
+    serving_processes: int = 0
 
     @property
     def auth_enabled(self) -> bool:
@@ -196,6 +197,7 @@ def get_settings() -> Settings:
         result_quota_mb=_float("SENTIMENT_RESULT_QUOTA_MB", 200.0, 1.0, 100_000.0),
         database_url=database_url(env("SENTIMENT_DATABASE_URL") or "", home),
         serving_backend=serving_backend(),
+        serving_processes=serving_processes(),
     )
 
 
@@ -207,6 +209,24 @@ def serving_backend() -> str:
     the ONNX variant recorded when the version was logged; Keras for older versions).
     Read on its own too, because a logged model loads in processes without settings."""
     return _choice("SENTIMENT_SERVING_BACKEND", "auto", SERVING_BACKENDS)
+
+
+def serving_processes() -> int:
+    """``SENTIMENT_SERVING_PROCESSES``: worker processes that share large batches of the
+    GIL-bound model types (:mod:`sentiment.fanout`). ``auto`` (default): one per usable
+    core when there are at least two; ``0`` keeps every batch in the serving process."""
+    raw = (os.environ.get("SENTIMENT_SERVING_PROCESSES") or "auto").strip().lower()
+    if raw == "auto":
+        try:
+            usable = len(os.sched_getaffinity(0))
+        except AttributeError:  # not Linux
+            usable = os.cpu_count() or 1
+        return usable if usable >= 2 else 0
+    value = _int("SENTIMENT_SERVING_PROCESSES", 0, 0, 64)
+    if value == 1:
+        raise SettingsError("SENTIMENT_SERVING_PROCESSES=1 would add a process and gain "
+                            "nothing; use 0 (off), 2 or more, or auto")
+    return value
 
 
 def database_url(raw: str, home: Path) -> str:

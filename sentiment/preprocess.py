@@ -89,3 +89,16 @@ def normalize_many(texts: Iterable[object], emoticons_as_words: bool = False) ->
 
 # Word tokens for the TF-IDF baseline: words, kept punctuation signals and single emoji.
 TOKEN_PATTERN = r"(?u)\b\w+\b|[!?]{1,2}|[\U0001f300-\U0001faff\u2600-\u27bf\u2b50\u2764]"
+
+
+def well_formed(text: str) -> str:
+    """``text`` with lone UTF-16 surrogates replaced by U+FFFD (other texts unchanged).
+
+    JSON may carry ``"\\ud800"``; such a string cannot be encoded (tokenizers, SQLite,
+    CSV), so it is repaired once at the door rather than failing deep inside a model.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text

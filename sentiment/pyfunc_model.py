@@ -71,6 +71,7 @@ class SentimentModel(PythonModel):
     def __init__(self) -> None:
         self.predictor: Any = None
         self.model_type = ""
+        self.directory: Path | None = None  # the folder it was loaded from
 
     def load_context(self, context: Any) -> None:
         self.load_dir(Path(context.artifacts["model_dir"]))
@@ -82,11 +83,15 @@ class SentimentModel(PythonModel):
         check_preprocess_version(meta.get("preprocess_version"))
         self.model_type = meta["model_type"]
         self.predictor = get_model_type(self.model_type).load(directory)
+        self.directory = directory
 
     def predict_proba(self, texts: list[str]) -> np.ndarray:
         """Probability of the positive class for each text."""
+        from sentiment.preprocess import well_formed
+
         if not texts:
             return np.zeros(0, dtype=float)
+        texts = [well_formed(t) for t in texts]
         return np.asarray(self.predictor.predict_proba(texts), dtype=float).reshape(-1)
 
     def predict(self, context: Any, model_input: Any,

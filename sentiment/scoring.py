@@ -27,6 +27,7 @@ from sentiment.config import Settings, get_settings
 from sentiment.csvsafe import escape_frame
 from sentiment.data import TEXT_COLUMNS
 from sentiment.errors import InvalidInputError, NotFoundError
+from sentiment.fanout import Fanout, fanout
 
 CHUNK_ROWS = 20_000
 RESULT_TYPE = "label string, proba_positive double"
@@ -95,7 +96,16 @@ def _chunks(path: str, kind: str) -> Any:
 
 def _score_local(input_path: str, output_path: str, kinds: tuple[str, str],
                  column: str | None, version: str, settings: Settings) -> int:
-    model = registry.load_model(version, settings)
+    model = fanout(registry.load_model(version, settings), settings.serving_processes)
+    try:
+        return _write_scores(model, input_path, output_path, kinds, column)
+    finally:
+        if isinstance(model, Fanout):
+            model.close()
+
+
+def _write_scores(model: Any, input_path: str, output_path: str, kinds: tuple[str, str],
+                  column: str | None) -> int:
     rows, writer = 0, None
     csv_out = kinds[1] == "csv"
     with open(output_path, "w", newline="", encoding="utf-8") if csv_out else nullcontext() \

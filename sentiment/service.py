@@ -22,6 +22,7 @@ from sentiment.csvsafe import write_csv
 from sentiment.data import TEXT_COLUMNS, read_upload
 from sentiment.errors import InvalidInputError
 from sentiment.monitoring import MonitoringStore, MonitoringUnavailable, PredictionRow, get_store
+from sentiment.preprocess import well_formed
 from sentiment.serving import ModelServer
 
 LABELS = ("positive", "negative")
@@ -62,8 +63,9 @@ class SentimentService:
         started = time.perf_counter()
         prediction = self.server.predict_one(text)
         latency = (time.perf_counter() - started) * 1000
-        ids, logging_state = self._log([(text, prediction.label, prediction.proba_positive,
-                                         prediction.version, latency, source)])
+        ids, logging_state = self._log([(prediction.text, prediction.label,
+                                         prediction.proba_positive, prediction.version,
+                                         latency, source)])
         prediction_id = ids[0] if ids else None
         return {"label": prediction.label, "proba_positive": prediction.proba_positive,
                 "confidences": {"positive": prediction.proba_positive,
@@ -134,8 +136,8 @@ class SentimentService:
         frame["proba_positive"] = [round(p.proba_positive, 4) for p in predictions]
         version = predictions[0].version
         per_row = seconds * 1000 / len(texts)
-        _, logging_state = self._log([(t, p.label, p.proba_positive, p.version, per_row,
-                                       "batch") for t, p in zip(texts, predictions)])
+        _, logging_state = self._log([(p.text, p.label, p.proba_positive, p.version, per_row,
+                                       "batch") for p in predictions])
         out = results.new_path(self.settings, owner, f"{Path(path).stem[:60]}_predictions.csv")
         write_csv(frame, out)
         counts = frame["label"].value_counts().to_dict()
@@ -155,6 +157,7 @@ class SentimentService:
         """Record whether a prediction was right; a wrong one may raise an alert."""
         if not isinstance(text, str) or not text.strip():
             raise InvalidInputError("Feedback needs the text that was classified.")
+        text = well_formed(text)
         if predicted_label not in LABELS:
             raise InvalidInputError(f"predicted_label must be one of {list(LABELS)}, "
                                     f"got {predicted_label!r}.")

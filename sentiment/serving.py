@@ -20,6 +20,8 @@ import numpy as np
 from sentiment import registry
 from sentiment.config import Settings, get_settings
 from sentiment.errors import InvalidInputError, NotFoundError
+from sentiment.fanout import fanout
+from sentiment.preprocess import well_formed
 from sentiment.registry import RegistryUnavailable
 
 log = logging.getLogger(__name__)
@@ -91,7 +93,8 @@ class ModelServer:
         return self._snapshot
 
     def _load(self, version: str) -> Snapshot:
-        model = registry.load_model(version, self.settings)
+        model = fanout(registry.load_model(version, self.settings),
+                       self.settings.serving_processes)
         model.predict_proba(["warm up"])  # first call builds lazy state off the hot path
         return Snapshot(version, model.model_type, model)
 
@@ -181,6 +184,7 @@ class ModelServer:
     def predict(self, texts: list[str]) -> list[Prediction]:
         """Predict a batch of texts (each within the size limit) with one model snapshot."""
         limit = self.settings.max_text_chars
+        texts = [well_formed(t) for t in texts]
         for text in texts:
             if len(text) > limit:
                 raise InvalidInputError(f"A text is {len(text)} characters; the limit is {limit}.")

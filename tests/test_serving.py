@@ -80,6 +80,22 @@ def test_server_predicts_and_rejects_bad_text(trained: dict[str, str]) -> None:
         server.predict_one("x" * 6000)
 
 
+def test_a_lone_surrogate_from_json_is_served_and_logged(trained: dict[str, str]) -> None:
+    from sentiment.service import SentimentService
+
+    service = SentimentService()
+    text = "thanks for the upgrade \ud800 :)"  # what json.loads makes of "\\ud800"
+    answer = service.predict(text)
+    assert answer["label"] in ("positive", "negative") and answer["logging"] == "ok"
+    logged = service.store.query("SELECT text FROM predictions WHERE id = :id",
+                                 {"id": answer["prediction_id"]})
+    assert logged["text"].tolist() == ["thanks for the upgrade \ufffd :)"]
+    note = service.feedback(text, answer["label"], False, answer["prediction_id"])
+    assert note["verified"]  # the repaired text matches the repaired prediction
+    # A valid surrogate pair (an emoji sent as two escapes) is the emoji itself.
+    assert service.server.predict(["\ud83d\ude00"])[0].text == "\U0001f600"
+
+
 def test_no_production_model_is_a_clear_error() -> None:
     with pytest.raises(NotFoundError, match="No production model"):
         ModelServer().predict_one("hello")

@@ -94,6 +94,7 @@ class BiLSTMOnnxPredictor:
     """
 
     backend = "onnx-float"
+    fans_out = True  # normalisation, lookup and VADER hold the GIL: workers gain
 
     def __init__(self, directory: Path, variant: str = "float") -> None:
         self.config = json.loads((directory / CONFIG).read_text())

@@ -53,6 +53,7 @@ class TfidfPredictor:
     """
 
     backend = "scikit-learn"
+    fans_out = True  # Python-bound: large batches gain from worker processes
 
     def __init__(self, pipeline: Pipeline) -> None:
         self.pipeline = pipeline
