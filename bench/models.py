@@ -5,7 +5,9 @@ Each type is trained through the real lifecycle (ingest, train: 90% fit / 10% ea
 stopping hold-out of the 80% part, ONNX export) in a temporary SENTIMENT_HOME and scored
 on the fixed 20% split (seed 42). Every serving path of a version is measured in the same
 run: ONNX Runtime (float, and int8 for minilm) and the Keras path it replaced; for
-tfidf_logreg the fast scorer and the scikit-learn pipeline. Single-prediction p50 is
+tfidf_logreg the fast scorer and the scikit-learn pipeline; for the two GIL-bound types
+also the served path of large batches, split across worker processes (sentiment.fanout,
+measured once the workers are up). Single-prediction p50 is
 in-process over 200 calls after warm-up; batch rows/s is median of 3 runs over the 5,531
 test texts and, for the fast types, over 100,000 rows (the test texts repeated); size is
 the logged model folder; memory is the resident memory a fresh process gains by loading
@@ -25,10 +27,12 @@ import tempfile
 from pathlib import Path
 
 from bench.common import ROOT, isolated_home, latency_ms, median_seconds, sentiment140_split
+from sentiment.fanout import FAN_FROM
 
 PUBLISHED = {"tfidf_logreg": "TF-IDF + LR 0.76-0.82", "bilstm": "LSTM 0.78-0.835",
              "minilm": "DistilBERT fine-tuned 0.85", "vader": "-"}
 BIG = 100_000
+WORKERS = 2  # worker processes of the fanned-out rows (SENTIMENT_SERVING_PROCESSES)
 FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "avx_vnni", "amx_int8")
 
 
@@ -96,9 +100,12 @@ def vader_row(test) -> dict:
 
 def serving_ways(model_type: str, tags: dict) -> list[tuple[str, str, bool]]:
     """(label, backend, 100k rows too) for every way a version of this type can serve."""
+    workers = f"{WORKERS} worker processes"
     if model_type == "tfidf_logreg":
-        return [("fast scorer", "auto", True), ("scikit-learn pipeline", "pipeline", True)]
-    ways = [("ONNX float", "onnx", model_type == "bilstm")]
+        return [(f"fast scorer, {workers}", "fanout", True), ("fast scorer", "auto", True),
+                ("scikit-learn pipeline", "pipeline", True)]
+    fanned = [(f"ONNX float, {workers}", "fanout", True)] if model_type == "bilstm" else []
+    ways = [*fanned, ("ONNX float", "onnx", model_type == "bilstm")]
     if tags.get("int8_accuracy"):
         ways.append(("ONNX int8", "onnx-int8", False))
     return [*ways, ("Keras", "keras", False)]
@@ -116,14 +123,31 @@ def measure_in_process(version: str, backend: str, label: str, big: bool) -> dic
     _, test = sentiment140_split()
     with tempfile.TemporaryDirectory() as tmp:
         folder = registry.model_dir(version, settings, Path(tmp))
-        predictor = kind.load(folder, backend=None if backend in ("auto", "pipeline")
-                              else backend)
+        if backend == "fanout":  # as the server does from FAN_FROM rows: steady state
+            from sentiment.fanout import Fanout
+            from sentiment.pyfunc_model import SentimentModel
+
+            model = SentimentModel()
+            model.load_dir(folder)
+            predictor = Fanout(model, folder, WORKERS)
+            if not predictor.start(wait=True):
+                raise RuntimeError("the batch workers did not start")
+        else:
+            predictor = kind.load(folder, backend=None if backend in ("auto", "pipeline")
+                                  else backend)
         if backend == "pipeline":
             predictor.fast = None
         row = measure(f"{tags['model_type']}, {label}", predictor, test, big)
-    served = (backend == "auto" if tags["model_type"] == "tfidf_logreg"
-              else getattr(predictor, "backend", "") == tags.get("serving"))
-    return {**row, "model": row["model"] + (" (served)" if served else "")}
+        if backend == "fanout":
+            predictor.close()
+    if tags["model_type"] == "tfidf_logreg":
+        served = backend in ("auto", "fanout")
+    else:
+        served = backend == "fanout" or getattr(predictor, "backend", "") == tags.get("serving")
+    note = " (served)" if served else ""
+    if served and tags["model_type"] in ("tfidf_logreg", "bilstm"):  # split at FAN_FROM
+        note = f" (served {'from' if backend == 'fanout' else 'below'} {FAN_FROM:,} rows)"
+    return {**row, "model": row["model"] + note}
 
 
 def fresh_process(version: str, backend: str, label: str, big: bool) -> dict:
