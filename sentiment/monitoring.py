@@ -101,11 +101,12 @@ class SQLStore:
         self.url = url
         self.postgres = is_postgres(url)
         self.path = None if self.postgres else Path(url.removeprefix("sqlite:///"))
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # one healer at a time; held while reopening
         self._schema_lock = lock  # a cross-replica lock for migrations (PostgreSQL)
         self._engine: Engine | None = None
         self._inode: int | None = None
         self._migrated = False
+        self.generation = 0  # bumped on every (re)open: a failure on an older one is stale
         self.health: dict[str, Any] = {"status": "ok", "unlogged": 0}
         try:
             self._open()
@@ -115,23 +116,34 @@ class SQLStore:
     # ---- connection, schema and healing ----------------------------------------------
 
     def _open(self) -> None:
-        """(Re)connect, migrate the schema, and remember which file this is."""
-        if self._engine is not None:
-            self._engine.dispose()
-        if self.path is not None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._engine = _sqlite_engine(self.url)
-        else:
-            self._engine = create_engine(self.url, pool_pre_ping=True, pool_size=4,
-                                         connect_args={"connect_timeout": 2})
-        with self._schema_lock() if self._schema_lock else nullcontext(), \
-                self._engine.begin() as conn:
-            applied = migrate(conn)
-        if applied:
-            log.info("monitoring store migrated to schema %s", applied[-1])
-        self._migrated = True
-        if self.path is not None:
-            self._inode = self.path.stat().st_ino
+        """(Re)connect, migrate the schema, and remember which file this is.
+
+        The old engine is dropped first (its connections may hold a deleted file, where
+        a write would succeed and be lost), and the new one is only handed to writers
+        once its schema exists: a writer that reached a fresh file before its tables
+        would read it as corrupt. Meanwhile writers get MonitoringUnavailable and wait
+        for this healer.
+        """
+        with self._lock:
+            old, self._engine = self._engine, None
+            if old is not None:
+                old.dispose()
+            if self.path is not None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                engine = _sqlite_engine(self.url)
+            else:
+                engine = create_engine(self.url, pool_pre_ping=True, pool_size=4,
+                                       connect_args={"connect_timeout": 2})
+            with self._schema_lock() if self._schema_lock else nullcontext(), \
+                    engine.begin() as conn:
+                applied = migrate(conn)
+            if applied:
+                log.info("monitoring store migrated to schema %s", applied[-1])
+            self._engine = engine
+            self._migrated = True
+            if self.path is not None:
+                self._inode = self.path.stat().st_ino
+            self.generation += 1
 
     @property
     def engine(self) -> Engine:
@@ -148,13 +160,25 @@ class SQLStore:
             return False
 
     def _reopen(self, why: str) -> None:
-        with self._lock:
-            self._open()
+        self._open()
         log.warning("monitoring store %s: %s; reopened", self.path or "database", why)
 
-    def recover(self, exc: BaseException) -> bool:
+    def recover(self, exc: BaseException, generation: int | None = None) -> bool:
         """Heal after ``exc`` if possible (reopen; move a corrupt SQLite file aside and
-        recreate it); return whether the store works again. Otherwise mark it degraded."""
+        recreate it); return whether the store works again. Otherwise mark it degraded.
+
+        One thread heals at a time. ``generation`` is the store's generation when the
+        failing call started: if another thread has reopened the store since, the failure
+        is stale and the caller just retries. (Without this, threads that all saw a
+        deleted file took turns reopening it, and one moved the new file aside as
+        corrupt, with rows already logged in it.)
+        """
+        with self._lock:
+            if generation is not None and generation != self.generation:
+                return True
+            return self._heal(exc)
+
+    def _heal(self, exc: BaseException) -> bool:
         message = str(exc)
         try:
             if self.path is None:
@@ -197,15 +221,17 @@ class SQLStore:
             raise MonitoringUnavailable(f"The monitoring store is unavailable "
                                         f"({self.health.get('reason')}).")
         for attempt in (1, 2):
+            generation = self.generation
             if self._inode is not None and not self._same_file():
-                self.recover(FileNotFoundError(self.path))
+                self.recover(FileNotFoundError(self.path), generation)
+                generation = self.generation
             try:
                 result = action(*args)
                 if self.health["status"] != "ok":
                     self.health.update(status="ok", reason=None)
                 return result
             except _FAILURES as exc:
-                if attempt == 2 or not self.recover(exc):
+                if attempt == 2 or not self.recover(exc, generation):
                     self._degrade(exc)
                     raise MonitoringUnavailable(f"The monitoring store is unavailable "
                                                 f"({self.health['reason']}).") from exc
@@ -313,6 +339,7 @@ class SQLStore:
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
         """Run a read-only query (our own portable SQL; user values only as ``:name``
         parameters)."""
+        generation = self.generation
         try:
             if self._resting():
                 raise MonitoringUnavailable(str(self.health.get("reason")))
@@ -320,7 +347,7 @@ class SQLStore:
                 return pd.read_sql_query(text(sql), conn, params=dict(params or {}))
         except (SQLAlchemyError, MonitoringUnavailable, pd.errors.DatabaseError) as exc:
             if not isinstance(exc, MonitoringUnavailable):
-                self.recover(exc)
+                self.recover(exc, generation)
             raise MonitoringUnavailable("The monitoring store cannot be read now; predictions "
                                         "are served but not logged (see the server log)."
                                         ) from exc
