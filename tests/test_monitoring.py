@@ -120,9 +120,11 @@ def test_dead_smtp_port_changes_nothing_for_predictions(trained, monkeypatch) ->
     monkeypatch.setenv("SENTIMENT_SMTP_PORT", str(free_port()))  # nobody listens
     monkeypatch.setenv("SENTIMENT_ALERT_TO", "ops@example.com")
     service = SentimentService(get_settings())
+    service.predict("warm up")  # the model's first load is not what this test times
     started = time.perf_counter()
     results = report_wrong(service, WRONG[:3])
     assert results[-1]["alert_raised"]
+    # A generous bound: a delivery on the request path would wait for the SMTP attempt.
     assert time.perf_counter() - started < 3, "delivery must happen off the request path"
     assert service.predict("I love this airline")["label"] == "positive"
     deadline = time.monotonic() + 15
