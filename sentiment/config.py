@@ -211,16 +211,21 @@ def serving_backend() -> str:
     return _choice("SENTIMENT_SERVING_BACKEND", "auto", SERVING_BACKENDS)
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (a container's limit, not the host's count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
 def serving_processes() -> int:
     """``SENTIMENT_SERVING_PROCESSES``: worker processes that share large batches of the
     GIL-bound model types (:mod:`sentiment.fanout`). ``auto`` (default): one per usable
     core when there are at least two; ``0`` keeps every batch in the serving process."""
     raw = (os.environ.get("SENTIMENT_SERVING_PROCESSES") or "auto").strip().lower()
     if raw == "auto":
-        try:
-            usable = len(os.sched_getaffinity(0))
-        except AttributeError:  # not Linux
-            usable = os.cpu_count() or 1
+        usable = usable_cores()
         return usable if usable >= 2 else 0
     value = _int("SENTIMENT_SERVING_PROCESSES", 0, 0, 64)
     if value == 1:

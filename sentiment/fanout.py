@@ -119,7 +119,6 @@ class Fanout:
 
     def __init__(self, model: Any, directory: Path, processes: int) -> None:
         self.model, self.directory, self.processes = model, Path(directory), processes
-        self.model_type = model.model_type
         self._busy = threading.Lock()  # held by the one large batch using the workers
         self._state = threading.Lock()
         self._workers: list[subprocess.Popen] | None = None

@@ -37,10 +37,14 @@ def loaded(version: str, tmp_path: Path) -> SentimentModel:
     return model
 
 
-def test_workers_give_the_same_answers_in_order(trained: dict[str, str],
-                                                corpus: pd.DataFrame,
-                                                tmp_path: Path) -> None:
-    model = loaded(trained["version"], tmp_path)
+@pytest.fixture
+def model(trained: dict[str, str], tmp_path: Path) -> SentimentModel:
+    """The trained baseline version, loaded from its model folder."""
+    return loaded(trained["version"], tmp_path)
+
+
+def test_workers_give_the_same_answers_in_order(
+        model: SentimentModel, corpus: pd.DataFrame) -> None:
     fan = fanout(model, 2)
     assert isinstance(fan, Fanout)
     texts = big_batch(corpus)
@@ -58,8 +62,7 @@ def test_workers_give_the_same_answers_in_order(trained: dict[str, str],
 
 
 def test_the_first_large_batch_is_served_while_the_workers_start(
-        trained: dict[str, str], corpus: pd.DataFrame, tmp_path: Path) -> None:
-    model = loaded(trained["version"], tmp_path)
+        model: SentimentModel, corpus: pd.DataFrame) -> None:
     fan = Fanout(model, model.directory, 2)
     texts = big_batch(corpus)
     first = fan.predict_proba(texts)  # starts the workers in the background
@@ -72,10 +75,8 @@ def test_the_first_large_batch_is_served_while_the_workers_start(
     fan.close()
 
 
-def test_a_killed_worker_costs_speed_not_answers(trained: dict[str, str],
-                                                 corpus: pd.DataFrame,
-                                                 tmp_path: Path) -> None:
-    model = loaded(trained["version"], tmp_path)
+def test_a_killed_worker_costs_speed_not_answers(
+        model: SentimentModel, corpus: pd.DataFrame) -> None:
     fan = Fanout(model, model.directory, 2)
     assert fan.start(wait=True)
     texts = big_batch(corpus)
@@ -92,10 +93,8 @@ def test_a_killed_worker_costs_speed_not_answers(trained: dict[str, str],
     fan.close()
 
 
-def test_workers_that_cannot_load_leave_serving_in_process(trained: dict[str, str],
-                                                           corpus: pd.DataFrame,
-                                                           tmp_path: Path) -> None:
-    model = loaded(trained["version"], tmp_path)
+def test_workers_that_cannot_load_leave_serving_in_process(
+        model: SentimentModel, corpus: pd.DataFrame, tmp_path: Path) -> None:
     fan = Fanout(model, tmp_path / "no-such-model", 2)
     assert not fan.start(wait=True)
     texts = big_batch(corpus)

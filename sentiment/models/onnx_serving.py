@@ -17,7 +17,6 @@ recorded choice), ``onnx`` (float), ``onnx-int8`` (int8 where the version has it
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -25,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from sentiment.config import usable_cores
 from sentiment.models import onnx_export
 
 FILES = {"float": "model.onnx", "int8": "model.int8.onnx"}
@@ -36,21 +36,13 @@ MAX_INT8_LOSS = 0.005
 DISABLED_FUSIONS = ["SkipLayerNormFusion"]
 
 
-def cores() -> int:
-    """The cores this process may run on (a container's limit, not the host's count)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
-
-
 def session(path: Path, threads: int | None = None) -> Any:
     """An ONNX Runtime session on the CPU, one intra-op thread per usable core unless
     ``threads`` says otherwise."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
-    options.intra_op_num_threads = threads or cores()
+    options.intra_op_num_threads = threads or usable_cores()
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"],
@@ -67,7 +59,7 @@ def one_by_one(sequences: list[list[int]], run: Callable[[list[int]], np.ndarray
     """
     if len(sequences) <= 1:
         return np.asarray([float(np.asarray(run(s)).reshape(-1)[0]) for s in sequences])
-    with ThreadPoolExecutor(cores()) as pool:
+    with ThreadPoolExecutor(usable_cores()) as pool:
         return np.asarray([float(np.asarray(out).reshape(-1)[0])
                            for out in pool.map(run, sequences)])
 
