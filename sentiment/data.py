@@ -178,14 +178,24 @@ def read_upload(path: str | os.PathLike[str], settings: Settings | None = None) 
     return path.read_bytes()
 
 
+def dataset_name(name: str | None, source_name: str) -> str:
+    """The name a dataset is shown by: the one given, else the file name without .csv."""
+    cleaned = " ".join(str(name or "").split())[:120]
+    return cleaned or Path(source_name).stem[:120] or source_name[:120]
+
+
 def ingest_file(path: str | os.PathLike[str], role: str,
-                settings: Settings | None = None) -> dict[str, object]:
-    """Parse an uploaded CSV and record it as a dataset run; return its summary."""
+                settings: Settings | None = None, name: str | None = None
+                ) -> dict[str, object]:
+    """Parse an uploaded CSV and record it as a dataset run named ``name`` (default: the
+    file name); return its summary."""
     settings = settings or get_settings()
     if role not in ROLES:
         raise InvalidInputError(f"Unknown dataset role {role!r}; expected one of {list(ROLES)}.")
     parsed = parse_csv(read_upload(path, settings), settings)
-    return record(parsed, role, Path(path).name, settings)
+    source = Path(path).name
+    return record(parsed, role, source, settings,
+                  {"name": dataset_name(name, source), "origin": "upload"})
 
 
 def record(parsed: ParsedDataset, role: str, source_name: str,
@@ -197,6 +207,7 @@ def record(parsed: ParsedDataset, role: str, source_name: str,
     settings = settings or get_settings()
     dataset_id = registry.log_dataset(parsed, ROLES[role], source_name, settings, extra_tags)
     return {"dataset_id": dataset_id, "role": role, "dataset_type": ROLES[role],
+            "name": dataset_name((extra_tags or {}).get("name"), source_name),
             "source": source_name, "format": parsed.format, "encoding": parsed.encoding,
             **parsed.stats, "dropped": parsed.dropped, "lines": parsed.lines,
             "preview": parsed.frame.head(5).to_dict(orient="records")}

@@ -70,6 +70,27 @@ def hashed_counts(texts: Iterable[str], ngram_range: tuple[int, int],
     return matrix
 
 
+def ngram_columns(text: str, ngram_range: tuple[int, int],
+                  n_features: int) -> list[tuple[int, int, int]]:
+    """Every character n-gram of one text as (start, length, column), positions counted in
+    the padded text ``" " + text + " "``: the occurrences :func:`hashed_counts` counts,
+    one by one (for explanations)."""
+    codes = np.frombuffer(f" {text} ".encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    found: list[tuple[int, int, int]] = []
+    with np.errstate(over="ignore"):
+        for n in range(ngram_range[0], ngram_range[1] + 1):
+            count = len(codes) - n + 1
+            if count <= 0:
+                continue
+            h = np.full(count, n, dtype=np.uint64)
+            for j in range(n):
+                h *= _MULT
+                h ^= codes[j:j + count]
+            cols = (_mix(h) % np.uint64(n_features)).astype(np.int64)
+            found += [(start, n, int(col)) for start, col in enumerate(cols)]
+    return found
+
+
 class CharNgramTfidf(TransformerMixin, BaseEstimator):
     """Sublinear TF-IDF of hashed character n-grams (``ngram_range`` inclusive)."""
 

@@ -45,11 +45,26 @@ def challenger_status(settings: Settings | None = None) -> dict[str, Any] | None
     return challenger.status(settings or get_settings())
 
 
-def ingest(path: str, role: str, settings: Settings | None = None) -> dict[str, Any]:
-    """Ingest one CSV as a training or validation dataset."""
+def ingest(path: str, role: str, settings: Settings | None = None,
+           name: str | None = None) -> dict[str, Any]:
+    """Ingest one CSV as a training or validation dataset, named ``name`` (default: the
+    file name without ``.csv``)."""
     from sentiment.data import ingest_file
 
-    return ingest_file(path, role, settings or get_settings())
+    return ingest_file(path, role, settings or get_settings(), name)
+
+
+def rename_dataset(dataset_id: str, name: str, settings: Settings | None = None
+                   ) -> dict[str, Any]:
+    """Give an ingested dataset another display name (its id and rows do not change)."""
+    from sentiment.data import dataset_name
+    from sentiment.errors import InvalidInputError
+
+    settings = settings or get_settings()
+    if not str(name or "").strip():
+        raise InvalidInputError("A dataset name cannot be empty.")
+    registry.set_dataset_tag(dataset_id, "name", dataset_name(name, ""), settings)
+    return registry.get_dataset(dataset_id, settings)
 
 
 def datasets_table(settings: Settings | None = None) -> list[dict[str, Any]]:

@@ -30,7 +30,14 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from sentiment.config import Settings, is_postgres
 from sentiment.errors import SentimentError
-from sentiment.monitoring_schema import SchemaTooNew, alerts, feedback, migrate, predictions
+from sentiment.monitoring_schema import (
+    SchemaTooNew,
+    alerts,
+    feedback,
+    migrate,
+    predictions,
+    review_labels,
+)
 
 log = logging.getLogger(__name__)
 PredictionRow = tuple[str, str, float, str, float, str]  # text, label, proba, version, ms, src
@@ -314,6 +321,39 @@ class SQLStore:
         with self._tx() as conn:
             conn.execute(update(alerts).where(alerts.c.id == alert_id).values(
                 status=status, detail=detail[:2000]))
+
+    def _label_prediction(self, prediction_id: int, label: str, reviewer: str | None) -> str:
+        """Give a served prediction its true label; return ``labelled`` or ``relabelled``.
+        A label already turned into a dataset is kept (that dataset is a record)."""
+        r = review_labels.c
+        with self._tx(serialise=True) as conn:
+            if conn.execute(select(predictions.c.id).where(
+                    predictions.c.id == int(prediction_id))).first() is None:
+                raise LookupError(f"no prediction with id {prediction_id}")
+            old = conn.execute(select(r.dataset_id).where(
+                r.prediction_id == int(prediction_id))).first()
+            if old is not None and old[0]:
+                raise ValueError(f"prediction {prediction_id} is already in dataset {old[0]}")
+            if old is not None:
+                conn.execute(review_labels.delete().where(r.prediction_id == int(prediction_id)))
+            conn.execute(insert(review_labels).values(
+                prediction_id=int(prediction_id), ts=time.time(), label=label,
+                reviewer=reviewer))
+            return "relabelled" if old is not None else "labelled"
+
+    def _mark_used(self, prediction_ids: Sequence[int], dataset_id: str) -> None:
+        with self._tx(serialise=True) as conn:
+            conn.execute(update(review_labels).where(
+                review_labels.c.prediction_id.in_([int(i) for i in prediction_ids]),
+                review_labels.c.dataset_id.is_(None)).values(dataset_id=dataset_id))
+
+    def label_prediction(self, prediction_id: int, label: str,
+                         reviewer: str | None = None) -> str:
+        return self.write(self._label_prediction, prediction_id, label, reviewer)
+
+    def mark_used(self, prediction_ids: Sequence[int], dataset_id: str) -> None:
+        """Record the dataset the labelled predictions went into (they leave the pool)."""
+        self.write(self._mark_used, prediction_ids, dataset_id)
 
     def log_predictions(self, rows: Sequence[PredictionRow]) -> list[int]:
         return self.write(self._log_predictions, rows)

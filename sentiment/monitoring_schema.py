@@ -58,6 +58,12 @@ alerts = Table(
     Column("texts", Text, nullable=False), Column("status", String(32), nullable=False),
     Column("detail", Text),
 )
+review_labels = Table(
+    "review_labels", metadata,
+    Column("prediction_id", Integer, primary_key=True, autoincrement=False),
+    Column("ts", Float, nullable=False), Column("label", String(16), nullable=False),
+    Column("reviewer", String(128)), Column("dataset_id", String(64)),
+)
 schema_version = Table("schema_version", metadata,
                        Column("version", Integer, nullable=False))
 
@@ -82,8 +88,14 @@ def _prediction_index(conn: Connection) -> None:
         conn.execute(text("CREATE INDEX feedback_prediction ON feedback (prediction_id)"))
 
 
+def _review_labels(conn: Connection) -> None:
+    """4: ``review_labels``, the labels the review queue gives to served predictions (and
+    the dataset each one went into, once turned into training data)."""
+    review_labels.create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
-    (1, _tables), (2, _verified), (3, _prediction_index)]
+    (1, _tables), (2, _verified), (3, _prediction_index), (4, _review_labels)]
 LATEST = MIGRATIONS[-1][0]
 
 

@@ -289,8 +289,10 @@ def list_datasets(settings: Settings) -> list[dict[str, Any]]:
 
 def _dataset_info(r: Any) -> dict[str, Any]:
     m, t = r.data.metrics, r.data.tags
+    source = t.get("source", "")
     return {"dataset_id": r.info.run_id, "dataset_type": t.get("dataset_type", ""),
-            "source": t.get("source", ""), "format": t.get("format", ""),
+            "name": t.get("name") or Path(source).stem or source, "source": source,
+            "origin": t.get("origin", ""), "format": t.get("format", ""),
             "rows_kept": int(m.get("rows_kept", 0)), "rows_dropped": int(m.get("rows_dropped", 0)),
             "positive_rate": m.get("positive_rate"), "digest": r.data.params.get("digest", ""),
             "created": pd.Timestamp(r.info.start_time, unit="ms").strftime("%Y-%m-%d %H:%M:%S"),
@@ -318,6 +320,12 @@ def load_dataset(dataset_id: str, settings: Settings) -> tuple[pd.DataFrame, dic
         frame = pd.read_csv(path, dtype={"text": str}, keep_default_na=False)
     frame["text"] = unescape_series(frame["text"])
     return frame, info
+
+
+def set_dataset_tag(dataset_id: str, key: str, value: str, settings: Settings) -> None:
+    """Set one tag of a dataset run (its name, for a rename)."""
+    get_dataset(dataset_id, settings)  # NotFoundError for an unknown id
+    client(settings).set_tag(str(dataset_id).strip(), key, value)
 
 
 def find_dataset(tag: str, value: str, settings: Settings) -> str | None:

@@ -76,6 +76,25 @@ class SentimentService:
                 "logging": logging_state, "registry": registry_note(
                     self.server.registry_status())}
 
+    def explain(self, text: str) -> dict[str, Any]:
+        """The production model's label for ``text`` and each word's weight towards
+        positive (> 0) or negative (< 0); see :mod:`sentiment.explain`. Not logged as a
+        served prediction."""
+        from sentiment.explain import explain
+
+        if not isinstance(text, str) or not text.strip():
+            raise InvalidInputError("Type a text to explain (it is empty).")
+        text = well_formed(text)
+        if len(text) > self.settings.max_text_chars:
+            raise InvalidInputError(f"The text is {len(text)} characters; the limit is "
+                                    f"{self.settings.max_text_chars}.")
+        snap = self.server.snapshot()
+        proba = float(snap.model.predict_proba([text])[0])
+        result = explain(snap.model, text)
+        return {"label": "positive" if proba >= 0.5 else "negative", "proba_positive": proba,
+                "confidences": {"positive": proba, "negative": 1.0 - proba},
+                "version": snap.version, "model_type": snap.model_type, **result}
+
     def _log(self, rows: list[PredictionRow]) -> tuple[list[int], str]:
         """Log served predictions; a failing store never fails the prediction: the rows
         are counted as unlogged and the store heals or reports itself degraded."""
