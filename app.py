@@ -27,10 +27,11 @@ import gradio as gr  # noqa: E402 - telemetry must be off before gradio is impor
 import pandas as pd  # noqa: E402
 
 import security  # noqa: E402
-from sentiment import dashboard, lifecycle  # noqa: E402
+from sentiment import dashboard, lifecycle, review, summaries  # noqa: E402
 from sentiment.errors import CancelledError, SentimentError  # noqa: E402
 from sentiment.models import available_types, get_model_type  # noqa: E402
 from sentiment.service import SentimentService, registry_note  # noqa: E402
+from ui_text import I18N, t  # noqa: E402
 
 log = logging.getLogger("app")
 try:
@@ -87,6 +88,11 @@ def _serve_latest() -> None:
         service().server.refresh()
     except SentimentError:
         log.exception("the new production version could not be loaded yet")
+
+
+def mlflow_link() -> str:
+    """The MLflow UI of this registry: mounted at /mlflow/, or the remote server."""
+    return lifecycle.mlflow_link(SETTINGS)
 
 
 def viewer(fn: Any) -> Any:
@@ -174,25 +180,63 @@ def mark_wrong(last: dict | None) -> str:
     return _feedback_on_last(last, False)
 
 
+# ---- Why this label --------------------------------------------------------------------
+
+
+@viewer
+def explain(text: str) -> tuple[dict, list, dict]:
+    """The label, then each word with its weight towards positive (> 0) or negative (< 0),
+    then the details (method, exact weights, model)."""
+    result = service().explain(text)
+    scale = max((abs(w) for w in result["weights"]), default=0.0) or 1.0
+    pieces = [(piece, None if w is None else round(w / scale, 4)) for piece, w in
+              result["pieces"]]
+    details = {k: result[k] for k in ("label", "proba_positive", "version", "model_type",
+                                      "method", "words", "rest", "log_odds")}
+    return result["confidences"], pieces, details
+
+
 # ---- Data ------------------------------------------------------------------------------
 
 
-def _upload(file: str | None, role: str) -> dict:
+def _lang(request: gr.Request | None) -> str:
+    """The browser's language for the summaries (en or fr)."""
+    headers = getattr(request, "headers", None) or {}
+    return summaries.language(headers.get("accept-language"))
+
+
+def _upload(file: str | None, role: str, name: str | None) -> dict:
     if not file:
         raise gr.Error("Choose a CSV file to upload.", print_exception=False)
-    return lifecycle.ingest(file, role, SETTINGS)
+    return lifecycle.ingest(file, role, SETTINGS, name=name or None)
 
 
 @admin
-def upload_training(file: str | None) -> dict:
-    """Ingest a labelled CSV as a training dataset (admin)."""
-    return _upload(file, "training")
+def upload_training(file: str | None, name: str | None = None) -> dict:
+    """Ingest a labelled CSV as a training dataset named ``name`` (default: the file
+    name) (admin)."""
+    return _upload(file, "training", name)
 
 
 @admin
-def upload_validation(file: str | None) -> dict:
-    """Ingest a labelled CSV as a validation dataset (admin)."""
-    return _upload(file, "validation")
+def upload_validation(file: str | None, name: str | None = None) -> dict:
+    """Ingest a labelled CSV as a validation dataset named ``name`` (admin)."""
+    return _upload(file, "validation", name)
+
+
+@viewer
+def upload_view(summary: dict | None, request: gr.Request = None
+                ) -> tuple[str, pd.DataFrame, pd.DataFrame]:
+    """The upload's summary for people, its cleaned rows and its class balance."""
+    if not summary:
+        return "", pd.DataFrame(), pd.DataFrame()
+    balance = pd.DataFrame({"class": ["positive", "negative"],
+                            "rows": [summary.get("positive", 0), summary.get("negative", 0)]})
+    return (summaries.upload(summary, _lang(request)),
+            pd.DataFrame(summary.get("preview", [])), balance)
+
+
+ROLE_WORDS = {"jdd entrainement": "training", "jdd validation": "validation"}
 
 
 def _datasets_frame() -> pd.DataFrame:
@@ -215,30 +259,63 @@ def datasets() -> pd.DataFrame:
 
 
 @viewer
-def refresh_datasets() -> pd.DataFrame:
-    """Same as /datasets, for the UI's own refreshes (a private event)."""
-    return _datasets_frame()
+def refresh_datasets() -> tuple[pd.DataFrame, str]:
+    """The datasets for people (name, role, rows, balance, origin, date), or what to do."""
+    rows = lifecycle.datasets_table(SETTINGS)
+    if not rows:
+        return pd.DataFrame(), ("*No dataset yet: choose a labelled CSV above and upload it "
+                                "as training or validation data.*")
+    frame = pd.DataFrame([{
+        "name": r["name"], "role": ROLE_WORDS.get(r["dataset_type"], r["dataset_type"]),
+        "rows": r["rows_kept"], "dropped": r["rows_dropped"],
+        "positive": f"{(r['positive_rate'] or 0):.0%}", "origin": r.get("origin") or "upload",
+        "file": r["source"], "created": r["created"], "dataset_id": r["dataset_id"]}
+        for r in rows])
+    return frame, ""
+
+
+def _models_view() -> tuple[pd.DataFrame, str]:
+    rows = _models_frame()
+    if rows.empty:
+        return rows, ("*No model version yet: the first start trains one in about a "
+                      "minute, or train one in the Train tab.*")
+    keep = [c for c in ("version", "production", "model_type", "status", "serving",
+                        "progress", "validation_metric", "validation_score",
+                        "val_balanced_accuracy", "training_dataset", "created") if c in rows]
+    names = {d["dataset_id"]: d["name"] for d in lifecycle.datasets_table(SETTINGS)}
+    view = rows[keep].copy()
+    if "training_dataset" in view:
+        view["training_dataset"] = view["training_dataset"].map(lambda i: names.get(i, i))
+    view["production"] = view["production"].map(lambda p: "★ production" if p else "")
+    return view, ""
 
 
 @viewer
-def refresh_models() -> pd.DataFrame:
-    """Same as /models, for the UI's own refreshes (a private event)."""
-    return _models_frame()
+def refresh_models() -> tuple[pd.DataFrame, str]:
+    """The versions for people (the UI's own refreshes; /models keeps every column)."""
+    return _models_view()
 
 
-@viewer
-def dataset_preview(summary: dict | None) -> pd.DataFrame:
-    return pd.DataFrame((summary or {}).get("preview", []))
+def _dataset_label(d: dict) -> str:
+    return (f"{d['name']} · {d['rows_kept']:,} rows · {d['created'][:10]} · "
+            f"{ROLE_WORDS.get(d['dataset_type'], d['dataset_type'])}")
 
 
 def _choices(role: str) -> list[tuple[str, str]]:
-    return [(f"{d['source']} ({d['rows_kept']} rows, {d['dataset_id'][:8]})", d["dataset_id"])
+    return [(_dataset_label(d), d["dataset_id"])
             for d in lifecycle.datasets_table(SETTINGS) if d["dataset_type"] == role]
 
 
+def _version_label(m: dict) -> str:
+    score = m.get("validation_score") or m.get("val_balanced_accuracy")
+    score_text = f"{float(score):.2f}" if score not in (None, "") else "not validated"
+    role = "production" if m.get("production") else m.get("status", "")
+    return f"v{m['version']} · {m['model_type']} · {score_text} · {role}"
+
+
 def _version_choices() -> list[tuple[str, str]]:
-    return [(f"v{m['version']} {m['model_type']} ({m['status']})", m["version"])
-            for m in lifecycle.models_table(SETTINGS)]
+    return [(_version_label(m), m["version"]) for m in lifecycle.models_table(SETTINGS)
+            if m.get("version")]
 
 
 @viewer
@@ -255,15 +332,43 @@ def refresh_choices() -> tuple[Any, ...]:
 
 
 def hyperparameter_defaults(model_type: str) -> tuple[str, str]:
-    """The type's hyperparameters with defaults (JSON) and their help."""
+    """The type's hyperparameters with defaults (JSON) and its description."""
     kind = get_model_type(model_type)
     values = {p.name: p.default for p in kind.hyperparams}
-    help_text = "\n".join(f"- `{p.name}` (default {p.default!r}): {p.help}"
-                          for p in kind.hyperparams)
-    return json.dumps(values, indent=2), f"**{kind.title}**: {kind.description}\n\n{help_text}"
+    return json.dumps(values, indent=2), f"**{kind.title}**: {kind.description}"
 
 
 default_hyperparameters = viewer(hyperparameter_defaults)
+
+
+def hyperparameter_widget(param: Any) -> gr.components.Component:
+    """The widget of one HyperParam: dropdown for choices, checkbox for booleans, slider
+    for a bounded linear range, number otherwise (with its help and bounds)."""
+    info = f"{param.help} (default {param.default!r})"
+    common = {"label": param.name, "info": info, "value": param.default}
+    if param.choices:
+        return gr.Dropdown(list(param.choices), **common)
+    if isinstance(param.default, bool):
+        return gr.Checkbox(**common)
+    bounded = param.low is not None and param.high is not None
+    if bounded and isinstance(param.default, int) and param.high - param.low <= 1000:
+        return gr.Slider(param.low, param.high, step=1, **common)
+    if bounded and isinstance(param.default, float) and param.low >= 0 and \
+            (param.low == 0 or param.high / param.low <= 100):
+        return gr.Slider(param.low, param.high, step=(param.high - param.low) / 100, **common)
+    return gr.Number(minimum=param.low, maximum=param.high, **common)
+
+
+def widgets_to_json(model_type: str, *values: Any) -> str:
+    """The widgets' values as the JSON hyperparameters of /train (ints kept as ints)."""
+    params = get_model_type(model_type).hyperparams
+    out = {}
+    for param, value in zip(params, values, strict=False):
+        if isinstance(param.default, int) and not isinstance(param.default, bool) and \
+                value is not None:
+            value = int(round(float(value)))
+        out[param.name] = value
+    return json.dumps(out, indent=2)
 
 
 def _parse_hyper(hyperparameters: str | dict | None) -> dict:
@@ -281,6 +386,9 @@ def _parse_hyper(hyperparameters: str | dict | None) -> dict:
     return value
 
 
+_live: dict[str, dict] = {}  # per session: the running training's progress and epochs
+
+
 @admin
 def train(model_type: str, dataset_id: str, base_version: str | None = None,
           hyperparameters: str = "{}", request: gr.Request = None,
@@ -292,14 +400,41 @@ def train(model_type: str, dataset_id: str, base_version: str | None = None,
     session = getattr(request, "session_hash", None) or "api"
     stop = _cancelled.setdefault(session, threading.Event())
     stop.clear()
+    live = _live[session] = {"fraction": 0.0, "message": "starting", "epochs": [],
+                             "running": True}
+
+    def report(fraction: float, message: str, metrics: dict | None = None) -> None:
+        live.update(fraction=fraction, message=message)
+        if metrics:
+            live["epochs"].append(metrics)
+        progress(fraction, desc=message)
+
     try:
         return lifecycle.train(model_type, dataset_id, base_version or None,
-                               _parse_hyper(hyperparameters),
-                               progress=lambda f, m: progress(f, desc=m),
+                               _parse_hyper(hyperparameters), progress=report,
                                should_stop=stop.is_set, settings=SETTINGS)
     except CancelledError:
         return {"status": "stopped", "version": None,
                 "message": "Training stopped: its run ended KILLED and nothing was registered."}
+    finally:
+        live["running"] = False
+
+
+def _epoch_frame(epochs: list[dict]) -> pd.DataFrame:
+    rows = [{"epoch": e["epoch"], "metric": k, "value": float(v)} for e in epochs
+            for k, v in e.items() if k != "epoch"]
+    return pd.DataFrame(rows, columns=["epoch", "metric", "value"])
+
+
+@viewer
+def train_tick(request: gr.Request = None) -> tuple[Any, Any]:
+    """Timer: this session's running training, its progress and metrics per epoch."""
+    live = _live.get(getattr(request, "session_hash", None) or "api")
+    if not live or not live["running"]:
+        return gr.skip(), gr.skip()
+    line = f"**Training: {live['fraction']:.0%}** - {live['message']}"
+    plot = gr.update(value=_epoch_frame(live["epochs"]), visible=bool(live["epochs"]))
+    return line, plot
 
 
 @admin
@@ -311,13 +446,13 @@ def cancel_training(request: gr.Request = None) -> str:
 
 
 @viewer
-def train_status(result: dict | None) -> str:
-    """One line under the Train button once a training ended."""
+def train_view(result: dict | None, request: gr.Request = None) -> tuple[str, Any]:
+    """The training's outcome for people, and its final epoch curves (none for tfidf)."""
     if not result:
-        return ""
-    if result.get("status") == "stopped":
-        return "**Stopped.** " + result["message"]
-    return f"Registered version {result.get('version')} ({result.get('status', '')})."
+        return "", gr.skip()
+    history = [{"epoch": i + 1, **row} for i, row in enumerate(result.get("history") or [])]
+    plot = gr.update(value=_epoch_frame(history), visible=bool(history))
+    return summaries.train(result, _lang(request)), plot
 
 
 @viewer
@@ -346,6 +481,12 @@ def validate(version: str, dataset_id: str | list[str], min_accuracy: float | No
     if result["promoted"]:
         _serve_latest()
     return result
+
+
+@viewer
+def validate_view(result: dict | None, request: gr.Request = None) -> str:
+    """Pass or fail with the reason, production beside it, per-class recall."""
+    return summaries.validate(result, _lang(request)) if result else ""
 
 
 COMPARED = ("balanced_accuracy", "accuracy", "macro_f1", "f1", "precision", "recall",
@@ -395,16 +536,19 @@ def challenger_now() -> str:
 
 
 @viewer
-def models_tick(last_status: str | None) -> tuple[Any, Any, str]:
+def models_tick(last_status: str | None) -> tuple[Any, Any, Any, str]:
     """Timer: refresh the challenger line always, the table when the challenger moves."""
     state = lifecycle.challenger_status(SETTINGS) or {}
     registry_state = service().server.registry_status()
     if not registry_state["reachable"]:  # said on the tab while it lasts, table kept
-        return f"**{registry_note(registry_state)}**", gr.skip(), "unreachable"
+        return f"**{registry_note(registry_state)}**", gr.skip(), gr.skip(), "unreachable"
     now = f"{state.get('status')}:{state.get('version', '')}"
     busy = state.get("status") in ("training", "validating")
-    table = _models_frame() if busy or now != last_status else gr.skip()
-    return challenger_line(state), table, now
+    if busy or now != last_status:
+        table, note = _models_view()
+    else:
+        table, note = gr.skip(), gr.skip()
+    return challenger_line(state), table, note, now
 
 
 @admin
@@ -427,9 +571,78 @@ def rollback() -> dict:
 
 
 @viewer
+def switch_view(result: dict | None, request: gr.Request = None) -> str:
+    """A promotion or rollback for people: which version serves now."""
+    return summaries.switch(result, _lang(request)) if result else ""
+
+
+@viewer
 def models() -> pd.DataFrame:
     """Table of model versions with tags, metrics and which is production."""
     return _models_frame()
+
+
+# ---- Review ----------------------------------------------------------------------------
+
+
+@admin
+def review_queue() -> pd.DataFrame:
+    """Least confident and reported-wrong predictions awaiting a label (admin: the texts
+    are other users')."""
+    return review.queue(SETTINGS)
+
+
+@admin
+def review_view() -> tuple[pd.DataFrame, str]:
+    """The queue for the Review tab, or what to do when it is empty."""
+    frame = review.queue(SETTINGS)
+    if frame.empty:
+        return frame, ("*Nothing to review: predictions appear here once served (the least "
+                       "confident first) and when someone reports one wrong.*")
+    done = len(review.labelled(SETTINGS))
+    return frame, f"{len(frame)} awaiting a label; {done} labelled, not yet in a dataset."
+
+
+@admin
+def label(prediction_id: int | str, label: str, request: gr.Request = None) -> str:
+    """Give a served prediction its true label, positive or negative (admin)."""
+    if prediction_id in (None, ""):
+        raise gr.Error("Pick a row of the queue first.", print_exception=False)
+    user = getattr(request, "username", None) or "local"
+    return review.label(prediction_id, label, user, SETTINGS)["message"]
+
+
+@admin
+def label_positive(prediction_id: int | None, request: gr.Request = None) -> str:
+    """The Review tab's one-click Positive button."""
+    return label(prediction_id, "positive", request=request)
+
+
+@admin
+def label_negative(prediction_id: int | None, request: gr.Request = None) -> str:
+    """The Review tab's one-click Negative button."""
+    return label(prediction_id, "negative", request=request)
+
+
+@viewer
+def pick_row(frame: pd.DataFrame, evt: gr.SelectData) -> tuple[Any, str]:
+    """A click on a queue row selects its prediction."""
+    row = frame.iloc[evt.index[0]]
+    return int(row["prediction_id"]), str(row["text"])
+
+
+@admin
+def review_to_dataset(name: str) -> dict:
+    """Turn the labelled rows of the queue into a training dataset named ``name`` (admin)."""
+    return review.to_dataset(name, SETTINGS)
+
+
+@viewer
+def review_dataset_view(summary: dict | None, request: gr.Request = None) -> str:
+    return summaries.review_dataset(summary, _lang(request)) if summary else ""
+
+
+# ---- Monitor ---------------------------------------------------------------------------
 
 
 @viewer
@@ -447,10 +660,22 @@ def monitor_views() -> tuple[Any, ...]:
         drift = dashboard.drift(SETTINGS)
     except SentimentError as exc:
         drift = {"status": f"unavailable: {exc}"}
-    alerts = dashboard.alerts(SETTINGS)
-    return (dashboard.summary(SETTINGS), series, series, series,
-            dashboard.accuracy_by_version(SETTINGS), alerts,
-            dashboard.wrong_predictions(SETTINGS, limit=50), drift)
+    summary = dashboard.summary(SETTINGS)
+    note = "" if summary.get("predictions") else (
+        "*No prediction served yet: analyse a text in the Predict tab and it shows here.*")
+    return (note, summary, series, series, series, dashboard.accuracy_by_version(SETTINGS),
+            dashboard.alerts(SETTINGS), dashboard.wrong_predictions(SETTINGS, limit=50), drift)
+
+
+@viewer
+def monitor_tick(request: gr.Request = None) -> tuple[Any, ...]:
+    """Timer and tab opening: the Monitor views for the admin; for others a note."""
+    try:
+        security.check_role("admin", request, SETTINGS)
+    except gr.Error:
+        return ("*The Monitor tab shows other users' texts: sign in as the admin to see "
+                "it.*",) + (gr.skip(),) * 8
+    return monitor_views(request=request)
 
 
 @admin
@@ -472,113 +697,176 @@ DATA = {"concurrency_id": "data", "concurrency_limit": 2}  # uploads
 # Promote and rollback have their own lane: an emergency rollback never waits for a training.
 SWITCH = {"concurrency_id": "switch", "concurrency_limit": 1}
 PRIVATE = {"api_visibility": "private"}
-OPEN_NOTE = ("**Open demo mode:** no admin password is set (`SENTIMENT_ADMIN_PASSWORD`), so "
-             "anyone who can reach this page may upload, train and promote.")
+QUIET = {**PRIVATE, "show_progress": "hidden"}  # timers: no spinner every few seconds
 
 # Gradio's copies of uploads and result files expire like ours (sentiment.results).
 _TTL = int(SETTINGS.result_ttl_seconds)
 with gr.Blocks(title="Tweet sentiment", delete_cache=(max(60, _TTL // 4), _TTL)) as demo:
-    gr.Markdown("# Tweet sentiment\nPositive or negative, with a confidence; and the whole "
-                "model lifecycle: data, training, validation, promotion, monitoring.")
+    gr.Markdown(t("title"))
+    gr.Markdown(t("intro"))
     if not SETTINGS.auth_enabled:
-        gr.Markdown(OPEN_NOTE)
+        gr.Markdown(t("open_note"))
     last_prediction = gr.State(None)
 
-    with gr.Tab("Predict"):
+    with gr.Tab(t("tab_predict"), id="predict"):
         with gr.Row():
             with gr.Column():
-                text_in = gr.Textbox(label="Tweet or review", lines=3,
+                text_in = gr.Textbox(label=t("text"), lines=3,
                                      max_length=SETTINGS.max_text_chars)
-                predict_btn = gr.Button("Analyse", variant="primary")
+                predict_btn = gr.Button(t("analyse"), variant="primary")
                 gr.Examples(EXAMPLES, inputs=text_in)
             with gr.Column():
-                label_out = gr.Label(label="Sentiment", num_top_classes=2)
-                details_out = gr.JSON(label="Details")
+                label_out = gr.Label(label=t("sentiment"), num_top_classes=2)
                 with gr.Row():
-                    right_btn = gr.Button("Correct", size="sm")
-                    wrong_btn = gr.Button("Wrong", size="sm")
+                    right_btn = gr.Button(t("correct"), size="sm")
+                    wrong_btn = gr.Button(t("wrong"), size="sm")
                 feedback_out = gr.Markdown()
-        with gr.Accordion("Batch: classify a CSV file", open=False):
-            batch_in = gr.File(label="CSV with a text column", file_types=[".csv"])
-            batch_btn = gr.Button("Classify file")
-            batch_file = gr.File(label="Results (CSV)")
-            batch_summary = gr.JSON(label="Summary")
-            batch_table = gr.Dataframe(label="Preview")
+                with gr.Accordion(t("details"), open=False):
+                    details_out = gr.JSON(label=t("details"))
+        with gr.Accordion(t("why"), open=False, elem_id="why"):
+            explain_btn = gr.Button(t("explain"), size="sm")
+            with gr.Row(visible=False):
+                explain_label = gr.Label(num_top_classes=2)
+            explain_words = gr.HighlightedText(label=t("words"), show_legend=False,
+                                               show_inline_category=False)
+            with gr.Accordion(t("raw"), open=False):
+                explain_details = gr.JSON()
+        with gr.Accordion(t("batch"), open=False):
+            batch_in = gr.File(label=t("batch_in"), file_types=[".csv"])
+            batch_btn = gr.Button(t("classify"))
+            batch_file = gr.File(label=t("results_csv"))
+            batch_summary = gr.JSON(label=t("summary"))
+            batch_table = gr.Dataframe(label=t("preview"))
         with gr.Row(visible=False):
             fb_text, fb_label = gr.Textbox(), gr.Textbox()
             fb_correct, fb_ack = gr.Checkbox(), gr.Textbox()
 
-    with gr.Tab("Data"):
+    with gr.Tab(t("tab_data"), id="data") as data_tab:
         with gr.Row():
-            train_file = gr.File(label="Training CSV", file_types=[".csv"])
-            val_file = gr.File(label="Validation CSV", file_types=[".csv"])
+            train_file = gr.File(label=t("training_csv"), file_types=[".csv"])
+            val_file = gr.File(label=t("validation_csv"), file_types=[".csv"])
         with gr.Row():
-            up_train_btn = gr.Button("Upload training data")
-            up_val_btn = gr.Button("Upload validation data")
-        upload_summary = gr.JSON(label="Dataset summary")
-        upload_preview = gr.Dataframe(label="Preview of the cleaned rows")
-        datasets_btn = gr.Button("Refresh datasets", size="sm")
-        datasets_table = gr.Dataframe(label="Ingested datasets")
+            train_name = gr.Textbox(label=t("dataset_name"), max_length=120)
+            val_name = gr.Textbox(label=t("dataset_name"), max_length=120)
+        with gr.Row():
+            up_train_btn = gr.Button(t("upload_training"))
+            up_val_btn = gr.Button(t("upload_validation"))
+        upload_md = gr.Markdown()
+        with gr.Row():
+            balance_plot = gr.BarPlot(x="class", y="rows", title=t("balance"), height=220)
+            upload_preview = gr.Dataframe(label=t("cleaned"))
+        with gr.Accordion(t("raw"), open=False):
+            upload_summary = gr.JSON()
+        datasets_btn = gr.Button(t("refresh"), size="sm")
+        datasets_note = gr.Markdown()
+        datasets_table = gr.Dataframe(label=t("datasets"))
 
-    with gr.Tab("Train"):
+    with gr.Tab(t("tab_train"), id="train"):
         types = available_types()
         with gr.Row():
-            type_in = gr.Dropdown(types, value=types[0], label="model_type")
-            train_ds = gr.Dropdown([], label="dataset_id (training)", allow_custom_value=True)
-            base_in = gr.Dropdown([], label="base_version (optional)", allow_custom_value=True)
-        hyper_in = gr.Code(hyperparameter_defaults(types[0])[0], language="json",
-                           label="hyperparameters")
+            type_in = gr.Dropdown(types, value=types[0], label=t("model_type"))
+            train_ds = gr.Dropdown([], label=t("training_dataset"), allow_custom_value=True)
+            base_in = gr.Dropdown([], label=t("base_version"), allow_custom_value=True)
         hyper_help = gr.Markdown(hyperparameter_defaults(types[0])[1])
+        with gr.Accordion(t("hyper_json"), open=False):
+            hyper_in = gr.Code(hyperparameter_defaults(types[0])[0], language="json",
+                               label="hyperparameters")
+
+        @gr.render(inputs=type_in)
+        def hyperparameter_widgets(model_type: str) -> None:
+            """One widget per hyperparameter of the chosen type, kept in sync with the JSON
+            that /train receives (a new model type needs no UI change)."""
+            params = get_model_type(model_type).hyperparams
+            with gr.Group():
+                widgets = [hyperparameter_widget(p) for p in params]
+            kind = gr.State(model_type)
+            for widget in widgets:
+                widget.change(widgets_to_json, [kind, *widgets], hyper_in, **QUIET)
+
         with gr.Row():
-            train_btn = gr.Button("Train", variant="primary")
-            stop_btn = gr.Button("Stop")
+            train_btn = gr.Button(t("train"), variant="primary")
+            stop_btn = gr.Button(t("stop"))
+        train_timer = gr.Timer(2)
         train_note = gr.Markdown()
-        train_result = gr.JSON(label="Result")
-        train_plot = gr.Plot(label="Confusion matrix (held-out)")
+        epoch_plot = gr.LinePlot(x="epoch", y="value", color="metric", title=t("epochs"),
+                                 visible=False, height=260)
+        train_plot = gr.Plot(label=t("confusion"))
+        with gr.Accordion(t("raw"), open=False):
+            train_result = gr.JSON()
 
-    with gr.Tab("Validate"):
+    with gr.Tab(t("tab_validate"), id="validate"):
         with gr.Row():
-            val_version = gr.Dropdown([], label="version", allow_custom_value=True)
-            val_ds = gr.Dropdown([], label="dataset_id (validation: one or several)",
-                                 allow_custom_value=True, multiselect=True)
-            min_acc = gr.Number(SETTINGS.min_accuracy, label=f"min_accuracy (threshold on "
-                                f"{SETTINGS.gate_metric})", minimum=0, maximum=1)
-            auto_in = gr.Checkbox(False, label="auto_promote")
-        validate_btn = gr.Button("Validate", variant="primary")
-        validate_result = gr.JSON(label="Result")
-        compare_table = gr.Dataframe(label="Side by side with production (same data)")
-        validate_gallery = gr.Gallery(label="Confusion matrices, ROC and precision-recall "
-                                      "curves (candidate beside production)", columns=3,
-                                      height="auto")
+            val_version = gr.Dropdown([], label=t("version"), allow_custom_value=True)
+            val_ds = gr.Dropdown([], label=t("validation_datasets"), allow_custom_value=True,
+                                 multiselect=True)
+            min_acc = gr.Number(SETTINGS.min_accuracy, label=t("min_accuracy"),
+                                info=f"gate metric: {SETTINGS.gate_metric}", minimum=0,
+                                maximum=1)
+            auto_in = gr.Checkbox(False, label=t("auto_promote"))
+        validate_btn = gr.Button(t("validate"), variant="primary")
+        validate_md = gr.Markdown()
+        compare_table = gr.Dataframe(label=t("side_by_side"))
+        validate_gallery = gr.Gallery(label=t("curves"), columns=3, height="auto")
+        with gr.Accordion(t("raw"), open=False):
+            validate_result = gr.JSON()
 
-    with gr.Tab("Models"):
+    with gr.Tab(t("tab_models"), id="models"):
         challenger_md = gr.Markdown()
         challenger_seen = gr.State(None)
         models_timer = gr.Timer(5)
-        models_btn = gr.Button("Refresh", size="sm")
-        models_table = gr.Dataframe(label="Model versions")
         with gr.Row():
-            promote_version = gr.Dropdown([], label="version", allow_custom_value=True)
-            force_in = gr.Checkbox(False, label="force (admin: promote without validation)")
-            promote_btn = gr.Button("Promote", variant="primary")
-            rollback_btn = gr.Button("Rollback")
-        lifecycle_result = gr.JSON(label="Result")
+            models_btn = gr.Button(t("refresh"), size="sm")
+            mlflow_btn = gr.Button(t("mlflow"), size="sm", link=mlflow_link())
+        models_note = gr.Markdown()
+        models_table = gr.Dataframe(label=t("versions"))
+        with gr.Row():
+            promote_version = gr.Dropdown([], label=t("version"), allow_custom_value=True)
+            force_in = gr.Checkbox(False, label=t("force"))
+            promote_btn = gr.Button(t("promote"), variant="primary")
+            rollback_btn = gr.Button(t("rollback"))
+        switch_md = gr.Markdown()
+        with gr.Accordion(t("raw"), open=False):
+            lifecycle_result = gr.JSON()
 
-    with gr.Tab("Monitor"):
-        monitor_btn = gr.Button("Refresh", size="sm")
-        monitor_summary = gr.JSON(label="Summary")
+    with gr.Tab(t("tab_review"), id="review") as review_tab:
+        gr.Markdown(t("review_intro"))
+        review_note = gr.Markdown()
+        review_table = gr.Dataframe(label=t("queue"), interactive=False)
         with gr.Row():
-            volume_plot = gr.LinePlot(x="time", y="predictions", title="Predictions per minute")
-            latency_plot = gr.LinePlot(x="time", y="latency_ms", title="Mean latency (ms)")
-            mix_plot = gr.LinePlot(x="time", y="positive_rate", title="Positive rate")
-        accuracy_table = gr.Dataframe(label="Accuracy from feedback, per model version")
-        drift_out = gr.JSON(label="Drift vs the production model's validation data")
-        alerts_table = gr.Dataframe(label="Latest alerts")
-        wrong_table = gr.Dataframe(label="Latest wrong predictions")
+            review_id = gr.Number(label="prediction_id", precision=0, scale=1)
+            review_text = gr.Textbox(label=t("selected"), interactive=False, scale=4)
+            positive_btn = gr.Button(t("positive"), scale=1)
+            negative_btn = gr.Button(t("negative"), scale=1)
+        review_ack = gr.Markdown()
+        with gr.Row(visible=False):
+            label_choice = gr.Radio(["positive", "negative"])
+            label_btn = gr.Button()
         with gr.Row():
-            export_btn = gr.Button("Export prediction log (CSV)", size="sm")
-            corrections_btn = gr.Button("Export corrections as training CSV", size="sm")
-        export_file = gr.File(label="Export")
+            review_name = gr.Textbox("review queue", label=t("new_name"), max_length=120)
+            to_dataset_btn = gr.Button(t("to_dataset"))
+        review_md = gr.Markdown()
+        with gr.Accordion(t("raw"), open=False):
+            review_result = gr.JSON()
+
+    with gr.Tab(t("tab_monitor"), id="monitor") as monitor_tab:
+        monitor_timer = gr.Timer(15)
+        monitor_btn = gr.Button(t("refresh"), size="sm")
+        monitor_note = gr.Markdown()
+        with gr.Row():
+            volume_plot = gr.LinePlot(x="time", y="predictions", title=t("volume"))
+            latency_plot = gr.LinePlot(x="time", y="latency_ms", title=t("latency"))
+            mix_plot = gr.LinePlot(x="time", y="positive_rate", title=t("mix"))
+        accuracy_table = gr.Dataframe(label=t("accuracy"))
+        alerts_table = gr.Dataframe(label=t("alerts"))
+        wrong_table = gr.Dataframe(label=t("wrong_preds"))
+        with gr.Accordion(t("drift"), open=False):
+            drift_out = gr.JSON()
+        with gr.Accordion(t("raw"), open=False):
+            monitor_summary = gr.JSON()
+        with gr.Row():
+            export_btn = gr.Button(t("export_log"), size="sm")
+            corrections_btn = gr.Button(t("export_corrections"), size="sm")
+        export_file = gr.File(label=t("export"))
 
     # Events: SPEC endpoints first (api_name), UI-only steps private.
     predict_event = dict(fn=predict, inputs=text_in, outputs=[label_out, details_out,
@@ -589,57 +877,85 @@ with gr.Blocks(title="Tweet sentiment", delete_cache=(max(60, _TTL // 4), _TTL))
     right_btn.click(mark_correct, last_prediction, feedback_out, **PRIVATE)
     wrong_btn.click(mark_wrong, last_prediction, feedback_out, **PRIVATE)
     fb_correct.change(feedback, [fb_text, fb_label, fb_correct], fb_ack, api_name="feedback")
+    explain_btn.click(explain, text_in, [explain_label, explain_words, explain_details],
+                      api_name="explain", concurrency_limit=4)
     batch_btn.click(predict_batch, batch_in, [batch_file, batch_summary],
                     api_name="predict_batch", concurrency_limit=2).then(
         batch_preview, batch_file, batch_table, **PRIVATE)
 
     pickers = [train_ds, base_in, val_version, val_ds, promote_version]
-    for button, handler, upload_in, name in ((up_train_btn, upload_training, train_file,
-                                              "upload_training"),
-                                             (up_val_btn, upload_validation, val_file,
-                                              "upload_validation")):
-        uploaded = button.click(handler, upload_in, upload_summary, api_name=name, **DATA)
-        uploaded.then(dataset_preview, upload_summary, upload_preview, **PRIVATE)
-        uploaded.then(refresh_datasets, None, datasets_table, **PRIVATE)
+    for button, handler, upload_in, name_in, name in (
+            (up_train_btn, upload_training, train_file, train_name, "upload_training"),
+            (up_val_btn, upload_validation, val_file, val_name, "upload_validation")):
+        uploaded = button.click(handler, [upload_in, name_in], upload_summary, api_name=name,
+                                **DATA)
+        uploaded.then(upload_view, upload_summary, [upload_md, upload_preview, balance_plot],
+                      **PRIVATE)
+        uploaded.then(refresh_datasets, None, [datasets_table, datasets_note], **PRIVATE)
         uploaded.then(refresh_choices, None, pickers, **PRIVATE)
-    datasets_btn.click(datasets, None, datasets_table, api_name="datasets")
+    datasets_btn.click(datasets, None, datasets_table, api_name="datasets").then(
+        refresh_datasets, None, [datasets_table, datasets_note], **PRIVATE)
+    data_tab.select(refresh_datasets, None, [datasets_table, datasets_note], **PRIVATE)
 
     type_in.change(default_hyperparameters, type_in, [hyper_in, hyper_help], **PRIVATE)
     trained = train_btn.click(train, [type_in, train_ds, base_in, hyper_in], train_result,
                               api_name="train", **ADMIN)
     trained.then(confusion_plot, train_result, train_plot, **PRIVATE)
     trained.then(refresh_choices, None, pickers, **PRIVATE)
-    trained.then(refresh_models, None, models_table, **PRIVATE)
-    trained.then(train_status, train_result, train_note, **PRIVATE)
+    trained.then(refresh_models, None, [models_table, models_note], **PRIVATE)
+    trained.then(train_view, train_result, [train_note, epoch_plot], **PRIVATE)
     stop_btn.click(cancel_training, None, train_note, **PRIVATE)
+    train_timer.tick(train_tick, None, [train_note, epoch_plot], **QUIET)
 
     validated = validate_btn.click(validate, [val_version, val_ds, min_acc, auto_in],
                                    validate_result, api_name="validate", **ADMIN)
+    validated.then(validate_view, validate_result, validate_md, **PRIVATE)
     validated.then(comparison, validate_result, compare_table, **PRIVATE)
     validated.then(validation_gallery, validate_result, validate_gallery, **PRIVATE)
-    validated.then(refresh_models, None, models_table, **PRIVATE)
+    validated.then(refresh_models, None, [models_table, models_note], **PRIVATE)
+    validated.then(refresh_choices, None, pickers, **PRIVATE)
 
-    models_btn.click(models, None, models_table, api_name="models")
-    promoted = promote_btn.click(promote, [promote_version, force_in], lifecycle_result,
-                                 api_name="promote", **SWITCH)
-    promoted.then(refresh_models, None, models_table, **PRIVATE)
-    rolled_back = rollback_btn.click(rollback, None, lifecycle_result, api_name="rollback",
-                                     **SWITCH)
-    rolled_back.then(refresh_models, None, models_table, **PRIVATE)
+    models_btn.click(models, None, models_table, api_name="models").then(
+        refresh_models, None, [models_table, models_note], **PRIVATE)
+    for button, handler, inputs, name in ((promote_btn, promote, [promote_version, force_in],
+                                           "promote"),
+                                          (rollback_btn, rollback, None, "rollback")):
+        switched = button.click(handler, inputs, lifecycle_result, api_name=name, **SWITCH)
+        switched.then(switch_view, lifecycle_result, switch_md, **PRIVATE)
+        switched.then(refresh_models, None, [models_table, models_note], **PRIVATE)
+        switched.then(refresh_choices, None, pickers, **PRIVATE)
 
+    review_outputs = [review_table, review_note]
+    review_tab.select(review_view, None, review_outputs, **PRIVATE)
+    review_table.select(pick_row, review_table, [review_id, review_text], **PRIVATE)
+    label_btn.click(label, [review_id, label_choice], review_ack, api_name="label")
+    for button, handler in ((positive_btn, label_positive), (negative_btn, label_negative)):
+        button.click(handler, review_id, review_ack, **PRIVATE).then(
+            review_view, None, review_outputs, **PRIVATE)
+    made = to_dataset_btn.click(review_to_dataset, review_name, review_result,
+                                api_name="review_to_dataset", **DATA)
+    made.then(review_dataset_view, review_result, review_md, **PRIVATE)
+    made.then(review_view, None, review_outputs, **PRIVATE)
+    made.then(refresh_choices, None, pickers, **PRIVATE)
+    made.then(refresh_datasets, None, [datasets_table, datasets_note], **PRIVATE)
+    review_btn_api = gr.Button(visible=False)
+    review_btn_api.click(review_queue, None, review_table, api_name="review_queue")
+
+    monitor_outputs = [monitor_note, monitor_summary, volume_plot, latency_plot, mix_plot,
+                       accuracy_table, alerts_table, wrong_table, drift_out]
     monitor_btn.click(monitoring, None, monitor_summary, api_name="monitoring")
-    monitor_btn.click(monitor_views, None, [monitor_summary, volume_plot, latency_plot, mix_plot,
-                                            accuracy_table, alerts_table, wrong_table,
-                                            drift_out], **PRIVATE)
+    monitor_btn.click(monitor_views, None, monitor_outputs, **PRIVATE)
+    monitor_tab.select(monitor_tick, None, monitor_outputs, **PRIVATE)
+    monitor_timer.tick(monitor_tick, None, monitor_outputs, **QUIET)
     export_btn.click(export_log, None, export_file, **PRIVATE)
     corrections_btn.click(export_corrections, None, export_file, **PRIVATE)
 
     demo.load(refresh_choices, None, pickers, **PRIVATE)
-    demo.load(refresh_datasets, None, datasets_table, **PRIVATE)
-    demo.load(refresh_models, None, models_table, **PRIVATE)
+    demo.load(refresh_datasets, None, [datasets_table, datasets_note], **PRIVATE)
+    demo.load(refresh_models, None, [models_table, models_note], **PRIVATE)
     demo.load(challenger_now, None, challenger_md, **PRIVATE)
-    models_timer.tick(models_tick, challenger_seen, [challenger_md, models_table,
-                                                     challenger_seen], **PRIVATE)
+    models_timer.tick(models_tick, challenger_seen, [challenger_md, models_table, models_note,
+                                                     challenger_seen], **QUIET)
 
 
 def main() -> None:
@@ -661,8 +977,12 @@ def main() -> None:
     demo.queue(default_concurrency_limit=8).launch(
         auth=check_login if SETTINGS.auth_enabled else None,
         auth_message="Sign in: the admin may train and promote; viewers may predict.",
-        max_file_size=SETTINGS.max_upload_bytes, show_error=False, ssr_mode=False,
-        app_kwargs={"middleware": [Middleware(security.ClientAddress)]})
+        max_file_size=SETTINGS.max_upload_bytes, show_error=False, ssr_mode=False, i18n=I18N,
+        app_kwargs={"middleware": [
+            Middleware(security.ClientAddress),
+            Middleware(security.AdminMount, prefix=lifecycle.MLFLOW_UI_PREFIX,
+                       factory=lambda: lifecycle.mlflow_ui_app(SETTINGS),
+                       settings=lambda: SETTINGS)]})
 
 
 if __name__ == "__main__":

@@ -190,3 +190,55 @@ async def _too_many(send: Any, wait: float) -> None:
                 "headers": [(b"content-type", b"application/json"),
                             (b"retry-after", str(int(wait) + 1).encode())]})
     await send({"type": "http.response.body", "body": body})
+
+
+class AdminMount:
+    """ASGI middleware: serve ``prefix`` from another app, to the admin only.
+
+    The caller is the user of Gradio's own session cookie (the app in ``scope["app"]``
+    keeps the tokens), so the mounted app (the MLflow UI) is behind the same sign-in
+    as the admin actions; in the open demo (no password) anyone may use it, like them.
+    The mounted app is built on its first request (``factory``).
+    """
+
+    def __init__(self, app: Any, prefix: str, factory: Callable[[], Any],
+                 settings: Callable[[], Settings]) -> None:
+        self.app, self.prefix, self.factory, self.settings = app, prefix, factory, settings
+        self._mounted: Any = None
+        self._lock = threading.Lock()
+
+    def _user(self, scope: dict) -> str | None:
+        gradio_app = scope.get("app")
+        cookie_id = getattr(gradio_app, "cookie_id", None)
+        tokens = getattr(gradio_app, "tokens", {}) or {}
+        cookies: dict[str, str] = {}
+        for name, value in scope.get("headers", []):
+            if name == b"cookie":
+                for part in value.decode("latin-1").split(";"):
+                    key, _, val = part.strip().partition("=")
+                    cookies[key] = val
+        for key in (f"access-token-{cookie_id}", f"access-token-unsecure-{cookie_id}"):
+            if key in cookies and cookies[key] in tokens:
+                return tokens[cookies[key]]
+        return None
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or not (path == self.prefix or
+                                           path.startswith(self.prefix + "/")):
+            await self.app(scope, receive, send)
+            return
+        settings = self.settings()
+        if settings.auth_enabled and self._user(scope) != settings.admin_user:
+            await _refuse(send, 403, b"Admin only: sign in to the app as the admin first.")
+            return
+        with self._lock:
+            if self._mounted is None:
+                self._mounted = self.factory()
+        await self._mounted(scope, receive, send)
+
+
+async def _refuse(send: Any, status: int, body: bytes) -> None:
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"text/plain; charset=utf-8")]})
+    await send({"type": "http.response.body", "body": body})

@@ -90,8 +90,9 @@ def _run(args: argparse.Namespace) -> Any:
     return commands[args.command]()
 
 
-def _progress(fraction: float, message: str) -> None:
-    print(f"  [{fraction:4.0%}] {message}", file=sys.stderr)
+def _progress(fraction: float, message: str, metrics: dict | None = None) -> None:
+    extra = "  " + ", ".join(f"{k} {v:.4g}" for k, v in metrics.items()) if metrics else ""
+    print(f"  [{fraction:4.0%}] {message}{extra}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

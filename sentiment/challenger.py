@@ -115,7 +115,7 @@ def _train(kind: str, recipe: dict[str, Any], settings: Settings, training_id: s
 
     started, last = time.time(), [0.0]
 
-    def progress(fraction: float, message: str) -> None:
+    def progress(fraction: float, message: str, metrics: dict | None = None) -> None:
         if time.monotonic() - last[0] >= 1.0 or fraction >= 1.0:
             last[0] = time.monotonic()
             _write_state(settings, status="training", model_type=kind, progress=fraction,

@@ -13,6 +13,7 @@ from sentiment.config import Settings, get_settings
 from sentiment.models import ProgressFn, StopFn
 from sentiment.serving import ModelServer
 
+MLFLOW_UI_PREFIX = registry.UI_PREFIX
 KEY_METRICS = ("val_balanced_accuracy", "val_accuracy", "val_f1", "val_roc_auc",
                "training_time_s")
 
@@ -179,3 +180,13 @@ def predict_texts(texts: list[str], server: ModelServer | None = None) -> list[d
     return [{"text": p.text, "label": p.label, "proba_positive": round(p.proba_positive, 4),
              "confidence": round(p.confidence, 4), "version": p.version,
              "model_type": p.model_type} for p in server.predict(list(texts))]
+
+
+def mlflow_link(settings: Settings | None = None) -> str:
+    """Where the admin opens the MLflow UI of this registry."""
+    return registry.ui_link(settings or get_settings())
+
+
+def mlflow_ui_app(settings: Settings | None = None) -> Any:
+    """The MLflow UI app to mount beside the Gradio app (local registry)."""
+    return registry.ui_app(settings or get_settings())

@@ -493,3 +493,37 @@ def load_model(version: str, settings: Settings) -> Any:
         finally:
             sys.path[:] = saved
     return loaded.unwrap_python_model()
+
+
+# ---- the MLflow UI ---------------------------------------------------------------------
+
+UI_PREFIX = "/mlflow"
+
+
+def ui_link(settings: Settings) -> str:
+    """Where an admin opens the MLflow UI of this registry: the remote server when
+    MLFLOW_TRACKING_URI is one, else the UI mounted beside the app."""
+    uri = settings.tracking_uri
+    return uri if uri.startswith(("http://", "https://")) else f"{UI_PREFIX}/"
+
+
+def ui_app(settings: Settings) -> Any:
+    """MLflow's own server app (Flask, as ASGI) on this registry, serving under
+    :data:`UI_PREFIX`. Built on first use: MLflow reads its store and prefix from the
+    environment when ``mlflow.server`` is imported."""
+    import os
+    import sys
+
+    from a2wsgi import WSGIMiddleware
+
+    if "mlflow.server" in sys.modules and \
+            os.environ.get("_MLFLOW_STATIC_PREFIX") != UI_PREFIX:
+        raise SentimentError("The MLflow UI cannot be mounted: mlflow.server was imported "
+                             "before its prefix was set.")
+    os.environ.update({"_MLFLOW_STATIC_PREFIX": UI_PREFIX,
+                       "_MLFLOW_SERVER_FILE_STORE": settings.tracking_uri,
+                       "_MLFLOW_SERVER_REGISTRY_STORE": settings.tracking_uri,
+                       "_MLFLOW_SERVER_ARTIFACT_ROOT": settings.artifact_root})
+    from mlflow.server import app as flask_app
+
+    return WSGIMiddleware(flask_app)

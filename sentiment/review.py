@@ -1,6 +1,7 @@
 """The review queue: served predictions that most need a human label, and what they become.
 
-The queue lists recent predictions nobody has labelled yet, those reported wrong first,
+The queue lists recent predictions nobody has labelled yet (served one by one, in the UI
+or over the API: the rows of a batch file would crowd them out), those reported wrong first,
 then the least confident (probability closest to 0.5): the rows where a label teaches
 the next model most. A reviewer gives each its true label (:func:`label`); the labelled
 rows then become one training dataset (:func:`to_dataset`), parsed and recorded like any
@@ -34,7 +35,8 @@ LEFT JOIN review_labels r ON r.prediction_id = p.id
 LEFT JOIN (SELECT DISTINCT prediction_id FROM feedback
            WHERE is_correct = 0 AND verified = 1 AND prediction_id IS NOT NULL) w
        ON w.prediction_id = p.id
-WHERE r.prediction_id IS NULL AND p.id > (SELECT COALESCE(MAX(id), 0) FROM predictions) - :recent
+WHERE r.prediction_id IS NULL AND p.source <> 'batch'
+  AND p.id > (SELECT COALESCE(MAX(id), 0) FROM predictions) - :recent
 ORDER BY reported_wrong DESC, ABS(p.proba_positive - 0.5) ASC, p.id DESC
 LIMIT :limit
 """

@@ -29,7 +29,7 @@ SEED = 42
 log = logging.getLogger(__name__)
 
 
-def _no_progress(fraction: float, message: str) -> None:
+def _no_progress(fraction: float, message: str, metrics: dict | None = None) -> None:
     """Default progress callback: ignore."""
 
 
@@ -134,9 +134,13 @@ def _train_run(kind: Any, hyper: dict[str, Any], fit_part: Any, held_out: Any, b
                                      "rows_fit": len(fit_part), "rows_holdout": len(held_out),
                                      "base_version": tags.get("base_version", "")}, settings)
 
-        def epoch_progress(fraction: float, message: str) -> None:
+        def epoch_progress(fraction: float, message: str, metrics: dict | None = None
+                           ) -> None:
             check_stop(should_stop)
-            progress(fraction * 0.9, message)
+            if metrics is None:
+                progress(fraction * 0.9, message)
+            else:  # one finished epoch, for live curves
+                progress(fraction * 0.9, message, metrics)
 
         started = time.perf_counter()
         result = kind.fit(fit_part["text"].tolist(), fit_part["label"].to_numpy(),

@@ -11,7 +11,8 @@ from tests.conftest import shared_file
 pytestmark = pytest.mark.slow
 SPEC_ENDPOINTS = {"/predict", "/predict_batch", "/feedback", "/upload_training",
                   "/upload_validation", "/datasets", "/train", "/validate", "/promote",
-                  "/rollback", "/models", "/monitoring"}
+                  "/rollback", "/models", "/monitoring", "/explain", "/review_queue", "/label",
+                  "/review_to_dataset"}
 
 
 @pytest.fixture(scope="module")
@@ -31,6 +32,10 @@ def test_view_api_lists_every_spec_endpoint(client: Client) -> None:
     assert params["/validate"] == ["version", "dataset_id", "min_accuracy", "auto_promote"]
     assert params["/promote"][0] == "version"
     assert params["/rollback"] == params["/models"] == params["/monitoring"] == []
+    assert params["/explain"] == ["text"] and params["/review_queue"] == []
+    assert params["/label"] == ["prediction_id", "label"]
+    assert params["/review_to_dataset"] == ["name"]
+    assert params["/upload_training"][0] == "file"
 
 
 def test_predict_answers_with_label_and_details(client: Client) -> None:
@@ -128,3 +133,63 @@ def test_bad_requests_are_clear_errors(client: Client) -> None:
     with pytest.raises(AppError, match="JSON"):
         client.predict(model_type="tfidf_logreg", dataset_id="x", base_version="",
                        hyperparameters="{not json", api_name="/train")
+
+
+def test_explain_gives_each_word_its_weight(client: Client) -> None:
+    label, pieces, details = client.predict(text="the crew was amazing but the food was awful",
+                                            api_name="/explain")
+    assert label["label"] in ("positive", "negative")
+    weights = {w["word"]: w["weight"] for w in details["words"]}
+    assert weights["amazing"] > 0 > weights["awful"]
+    assert details["method"].startswith("exact")
+    items = pieces["data"] if isinstance(pieces, dict) else pieces
+    shown = [p for p in items if p["class_or_confidence"] is not None]
+    assert len(shown) == len(details["words"])
+    assert all(-1 <= p["class_or_confidence"] <= 1 for p in shown)
+    with pytest.raises(AppError, match="empty"):
+        client.predict(text=" ", api_name="/explain")
+
+
+def test_review_queue_label_and_dataset_over_the_api(client: Client) -> None:
+    ids = []
+    for text in ("so so, not sure about this flight", "meh I guess it was fine"):
+        served = client.predict(text=text, api_name="/predict")[1]
+        ids.append(served["prediction_id"])  # reported wrong: at the top of the queue
+        client.predict(text=text, predicted_label=served["label"], is_correct=False,
+                       api_name="/feedback")
+    queue = client.predict(api_name="/review_queue")
+    listed = [row[queue["headers"].index("prediction_id")] for row in queue["data"]]
+    assert set(ids) <= set(listed)
+    assert "labelled" in client.predict(prediction_id=ids[0], label="positive",
+                                        api_name="/label")
+    with pytest.raises(AppError, match="positive"):
+        client.predict(prediction_id=ids[1], label="maybe", api_name="/label")
+    client.predict(prediction_id=ids[1], label="negative", api_name="/label")
+    summary = client.predict(name="reviewed by the api", api_name="/review_to_dataset")
+    assert summary["name"] == "reviewed by the api" and summary["rows_kept"] == 2
+    assert summary["origin"] == "review queue"
+    datasets = client.predict(api_name="/datasets")
+    assert summary["dataset_id"] in {row[0] for row in datasets["data"]}
+    queue = client.predict(api_name="/review_queue")
+    assert not set(ids) & {row[queue["headers"].index("prediction_id")]
+                           for row in queue["data"]}
+
+
+def test_upload_takes_a_name(client: Client, tmp_path: Path) -> None:
+    path = tmp_path / "november tweets.csv"
+    path.write_text("text,label\nlove it,positive\nhate it,negative\n")
+    default = client.predict(file=handle_file(str(path)), api_name="/upload_training")
+    named = client.predict(file=handle_file(str(path)), name="Holdout B",
+                           api_name="/upload_validation")
+    assert default["name"] == "november tweets" and named["name"] == "Holdout B"
+
+
+def test_mlflow_ui_is_mounted_beside_the_app(app_server) -> None:
+    import requests
+
+    page = requests.get(app_server.url + "mlflow/", timeout=30)
+    assert page.status_code == 200 and "<html" in page.text.lower()
+    models = requests.get(app_server.url + "mlflow/ajax-api/2.0/mlflow/registered-models/search",
+                          timeout=30)
+    assert models.status_code == 200
+    assert "tweet-sentiment" in {m["name"] for m in models.json()["registered_models"]}

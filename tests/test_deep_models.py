@@ -59,9 +59,11 @@ def weights(version: str) -> list[np.ndarray]:
 @pytest.mark.parametrize("model_type", ["bilstm", "minilm"])
 def test_train_log_reload_and_warm_start(model_type: str, small: dict[str, str]) -> None:
     steps: list[float] = []
+    epochs: list[dict] = []  # the per-epoch metrics the Train tab plots live
     first = lifecycle.train(model_type, small["training"], params=FAST[model_type],
-                            progress=lambda f, m: steps.append(f))
+                            progress=lambda f, m, *extra: (steps.append(f), epochs.extend(extra)))
     assert first["status"] == "à valider" and steps == sorted(steps) and steps[-1] == 1.0
+    assert epochs and epochs[0]["epoch"] == 1 and "loss" in epochs[0]
     run = registry.client(get_settings()).get_run(first["run_id"])
     assert "val_accuracy" in run.data.metrics and run.data.params["model_type"] == model_type
     history = registry.client(get_settings()).get_metric_history(first["run_id"], "loss")

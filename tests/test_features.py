@@ -47,7 +47,7 @@ def test_fast_scorer_gives_the_pipeline_probabilities(corpus) -> None:
     train = corpus.sample(n=3000, random_state=21)
     for params in ({}, {"word_ngram_max": 1, "lexicon": "none"}, {"word_ngram_max": 3}):
         fitted = kind.fit(train["text"].tolist(), train["label"].to_numpy(), [], np.array([]),
-                          coerce_params(kind, params), None, lambda f, m: None, lambda: False)
+                          coerce_params(kind, params), None, lambda f, m, *_: None, lambda: False)
         predictor = fitted.predictor
         assert predictor.fast is not None, params
         path = SHARED_DATA / "sentiment140_sample_20k.csv"

@@ -72,7 +72,7 @@ def test_saved_minilm_carries_its_lexicon_and_serves_the_blend(corpus: pd.DataFr
     fit, held = rows.iloc[:250], rows.iloc[250:]
     params = coerce_params(MODEL, {"mode": "frozen", "head_epochs": 2, "lexicon": "none"})
     fitted = MODEL.fit(fit["text"].tolist(), fit["label"].to_numpy(), held["text"].tolist(),
-                       held["label"].to_numpy(), params, None, lambda f, m: None,
+                       held["label"].to_numpy(), params, None, lambda f, m, *_: None,
                        lambda: False).predictor
     fitted.save(tmp_path)
     assert all((tmp_path / name).is_file() for name in LEXICON_FILES)

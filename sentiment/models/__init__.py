@@ -19,7 +19,8 @@ import numpy as np
 
 from sentiment.errors import CancelledError, InvalidInputError
 
-ProgressFn = Callable[[float, str], None]
+# progress(fraction, message[, metrics]): metrics, when given, are one finished epoch's
+ProgressFn = Callable[..., None]
 StopFn = Callable[[], bool]
 
 

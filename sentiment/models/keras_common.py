@@ -41,6 +41,12 @@ def progress_callback(epochs: int, steps_per_epoch: int, progress: ProgressFn,
         def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
             self.epoch = epoch
 
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            metrics = {k: float(v) for k, v in (logs or {}).items()
+                       if isinstance(v, (int, float, np.floating))}
+            progress((epoch + 1) / epochs, f"epoch {epoch + 1}/{epochs} done",
+                     {"epoch": epoch + 1, **metrics})
+
     return Progress()
 
 

@@ -209,6 +209,8 @@ def _finetune(predictor: MiniLMPredictor, texts: list[str], labels: np.ndarray,
         balanced = float(balanced_accuracy_score(val_labels, proba >= 0.5))
         history.append({"loss": float(np.mean(losses)), "val_accuracy": accuracy,
                         "val_balanced_accuracy": balanced})
+        progress(0.3 + 0.7 * (epoch + 1) / epochs, f"fine-tuning epoch {epoch + 1}/{epochs} done",
+                 {"epoch": epoch + 1, **history[-1]})
         score = balanced if params["class_weight"] == "balanced" else accuracy
         if score > best:
             best, best_weights, waited = score, model.get_weights(), 0
