@@ -18,6 +18,8 @@ ADMIN_CALLS = {
                "hyperparameters": "{}"},
     "/validate": {"version": "1", "dataset_id": "x", "min_accuracy": 0.5, "auto_promote": False},
     "/promote": {"version": "1", "force": True}, "/rollback": {},
+    "/review_queue": {}, "/label": {"prediction_id": 1, "label": "positive"},
+    "/review_to_dataset": {"name": "reviewed"},
 }
 
 
@@ -94,7 +96,8 @@ def _call_by_index(server: AppServer, auth: tuple[str, str], fn_name: str) -> st
     raise AssertionError("no answer")
 
 
-@pytest.mark.parametrize("handler", ["export_log", "export_corrections", "monitor_views"])
+@pytest.mark.parametrize("handler", ["export_log", "export_corrections", "monitor_views",
+                                     "review_view"])
 def test_ui_only_handlers_check_the_caller_too(secured: AppServer, handler: str) -> None:
     """Issue 9.12: viewers could download every user's texts through the export buttons."""
     anonymous = requests.post(f"{secured.url}gradio_api/queue/join",
@@ -105,6 +108,17 @@ def test_ui_only_handlers_check_the_caller_too(secured: AppServer, handler: str)
     assert refused.get("error") == "Admin only: ann may not do this." and "data" not in refused
     allowed = json.loads(_call_by_index(secured, ADMIN, handler))
     assert allowed.get("data") and not allowed.get("error")
+
+
+def test_mlflow_ui_is_for_the_admin_only(secured: AppServer) -> None:
+    """The mounted MLflow UI (runs, datasets, every version) is behind the admin sign-in."""
+    url = f"{secured.url}mlflow/ajax-api/2.0/mlflow/registered-models/search"
+    assert requests.get(url, timeout=30).status_code == 403
+    for auth, expected in ((VIEWER, 403), (ADMIN, 200)):
+        session = requests.Session()
+        assert session.post(f"{secured.url}login", data={"username": auth[0],
+                                                         "password": auth[1]}).ok
+        assert session.get(url, timeout=30).status_code == expected, auth[0]
 
 
 def test_wrong_passwords_are_throttled_and_logged(secured: AppServer) -> None:
