@@ -150,9 +150,11 @@ def predict_batch(file: str | None, request: gr.Request = None) -> tuple[str, di
 
 
 @viewer
-def batch_preview(file: str | None) -> pd.DataFrame:
+def batch_preview(file: str | None) -> Any:
     """First rows of the result CSV (for the UI)."""
-    return pd.read_csv(file, nrows=20, dtype=str) if file else pd.DataFrame()
+    if not file:
+        return gr.skip()
+    return gr.update(value=pd.read_csv(file, nrows=20, dtype=str), visible=True)
 
 
 @viewer
@@ -225,15 +227,15 @@ def upload_validation(file: str | None, name: str | None = None) -> dict:
 
 
 @viewer
-def upload_view(summary: dict | None, request: gr.Request = None
-                ) -> tuple[str, pd.DataFrame, pd.DataFrame]:
+def upload_view(summary: dict | None, request: gr.Request = None) -> tuple[str, Any, Any]:
     """The upload's summary for people, its cleaned rows and its class balance."""
     if not summary:
-        return "", pd.DataFrame(), pd.DataFrame()
+        return "", gr.skip(), gr.skip()
     balance = pd.DataFrame({"class": ["positive", "negative"],
                             "rows": [summary.get("positive", 0), summary.get("negative", 0)]})
     return (summaries.upload(summary, _lang(request)),
-            pd.DataFrame(summary.get("preview", [])), balance)
+            gr.update(value=pd.DataFrame(summary.get("preview", [])), visible=True),
+            gr.update(value=balance, visible=True))
 
 
 ROLE_WORDS = {"jdd entrainement": "training", "jdd validation": "validation"}
@@ -345,7 +347,7 @@ def hyperparameter_widget(param: Any) -> gr.components.Component:
     """The widget of one HyperParam: dropdown for choices, checkbox for booleans, slider
     for a bounded linear range, number otherwise (with its help and bounds)."""
     info = f"{param.help} (default {param.default!r})"
-    common = {"label": param.name, "info": info, "value": param.default}
+    common = {"label": param.name, "info": info, "value": param.default, "interactive": True}
     if param.choices:
         return gr.Dropdown(list(param.choices), **common)
     if isinstance(param.default, bool):
@@ -359,16 +361,25 @@ def hyperparameter_widget(param: Any) -> gr.components.Component:
     return gr.Number(minimum=param.low, maximum=param.high, **common)
 
 
-def widgets_to_json(model_type: str, *values: Any) -> str:
-    """The widgets' values as the JSON hyperparameters of /train (ints kept as ints)."""
-    params = get_model_type(model_type).hyperparams
+@viewer
+def widgets_to_json(values: dict) -> str:
+    """The widgets' values (a dict keyed by widget) as the JSON hyperparameters that /train
+    receives, in the type's order, ints kept as ints."""
     out = {}
-    for param, value in zip(params, values, strict=False):
+    for widget, value in sorted(((w, v) for w, v in values.items() if hasattr(w, "param")),
+                                key=lambda item: item[0].param_index):
+        param = widget.param
         if isinstance(param.default, int) and not isinstance(param.default, bool) and \
                 value is not None:
             value = int(round(float(value)))
         out[param.name] = value
     return json.dumps(out, indent=2)
+
+
+@viewer
+def show() -> Any:
+    """Make the output visible (a file once it exists)."""
+    return gr.update(visible=True)
 
 
 def _parse_hyper(hyperparameters: str | dict | None) -> dict:
@@ -462,8 +473,9 @@ def confusion_plot(result: dict | None) -> Any:
 
     metrics = (result or {}).get("metrics")
     if not metrics or "tn" not in metrics:
-        return None
-    return confusion_figure(metrics, f"version {result.get('version', '')}")
+        return gr.skip()
+    return gr.update(value=confusion_figure(metrics, f"version {result.get('version', '')}"),
+                     visible=True)
 
 
 # ---- Validate / Models -----------------------------------------------------------------
@@ -495,10 +507,10 @@ COMPARED = ("balanced_accuracy", "accuracy", "macro_f1", "f1", "precision", "rec
 
 
 @viewer
-def comparison(result: dict | None) -> pd.DataFrame:
+def comparison(result: dict | None) -> Any:
     """The version's metrics beside production's on the same data, per dataset."""
     if not result:
-        return pd.DataFrame()
+        return gr.skip()
     rows = []
     for check in result.get("datasets", []):
         prod = check.get("production_metrics") or {}
@@ -507,7 +519,7 @@ def comparison(result: dict | None) -> pd.DataFrame:
                          f"v{result['version']}": round(check["metrics"][name], 4),
                          "production": round(prod[name], 4) if name in prod else None,
                          "gate": "yes" if name == result.get("gate_metric") else ""})
-    return pd.DataFrame(rows)
+    return gr.update(value=pd.DataFrame(rows), visible=True)
 
 
 @viewer
@@ -736,7 +748,7 @@ with gr.Blocks(title="Tweet sentiment", delete_cache=(max(60, _TTL // 4), _TTL))
             batch_btn = gr.Button(t("classify"))
             batch_file = gr.File(label=t("results_csv"))
             batch_summary = gr.JSON(label=t("summary"))
-            batch_table = gr.Dataframe(label=t("preview"))
+            batch_table = gr.Dataframe(label=t("preview"), visible=False)
         with gr.Row(visible=False):
             fb_text, fb_label = gr.Textbox(), gr.Textbox()
             fb_correct, fb_ack = gr.Checkbox(), gr.Textbox()
@@ -753,8 +765,9 @@ with gr.Blocks(title="Tweet sentiment", delete_cache=(max(60, _TTL // 4), _TTL))
             up_val_btn = gr.Button(t("upload_validation"))
         upload_md = gr.Markdown()
         with gr.Row():
-            balance_plot = gr.BarPlot(x="class", y="rows", title=t("balance"), height=220)
-            upload_preview = gr.Dataframe(label=t("cleaned"))
+            balance_plot = gr.BarPlot(x="class", y="rows", title=t("balance"), height=220,
+                                      visible=False)
+            upload_preview = gr.Dataframe(label=t("cleaned"), visible=False)
         with gr.Accordion(t("raw"), open=False):
             upload_summary = gr.JSON()
         datasets_btn = gr.Button(t("refresh"), size="sm")
@@ -773,15 +786,17 @@ with gr.Blocks(title="Tweet sentiment", delete_cache=(max(60, _TTL // 4), _TTL))
                                label="hyperparameters")
 
         @gr.render(inputs=type_in)
+        @viewer
         def hyperparameter_widgets(model_type: str) -> None:
             """One widget per hyperparameter of the chosen type, kept in sync with the JSON
             that /train receives (a new model type needs no UI change)."""
             params = get_model_type(model_type).hyperparams
             with gr.Group():
                 widgets = [hyperparameter_widget(p) for p in params]
-            kind = gr.State(model_type)
+            for index, (widget, param) in enumerate(zip(widgets, params, strict=True)):
+                widget.param, widget.param_index = param, index
             for widget in widgets:
-                widget.change(widgets_to_json, [kind, *widgets], hyper_in, **QUIET)
+                widget.change(widgets_to_json, set(widgets), hyper_in, **QUIET)
 
         with gr.Row():
             train_btn = gr.Button(t("train"), variant="primary")
@@ -790,7 +805,7 @@ with gr.Blocks(title="Tweet sentiment", delete_cache=(max(60, _TTL // 4), _TTL))
         train_note = gr.Markdown()
         epoch_plot = gr.LinePlot(x="epoch", y="value", color="metric", title=t("epochs"),
                                  visible=False, height=260)
-        train_plot = gr.Plot(label=t("confusion"))
+        train_plot = gr.Plot(label=t("confusion"), visible=False)
         with gr.Accordion(t("raw"), open=False):
             train_result = gr.JSON()
 
@@ -805,7 +820,7 @@ with gr.Blocks(title="Tweet sentiment", delete_cache=(max(60, _TTL // 4), _TTL))
             auto_in = gr.Checkbox(False, label=t("auto_promote"))
         validate_btn = gr.Button(t("validate"), variant="primary")
         validate_md = gr.Markdown()
-        compare_table = gr.Dataframe(label=t("side_by_side"))
+        compare_table = gr.Dataframe(label=t("side_by_side"), visible=False)
         validate_gallery = gr.Gallery(label=t("curves"), columns=3, height="auto")
         with gr.Accordion(t("raw"), open=False):
             validate_result = gr.JSON()
@@ -866,7 +881,7 @@ with gr.Blocks(title="Tweet sentiment", delete_cache=(max(60, _TTL // 4), _TTL))
         with gr.Row():
             export_btn = gr.Button(t("export_log"), size="sm")
             corrections_btn = gr.Button(t("export_corrections"), size="sm")
-        export_file = gr.File(label=t("export"))
+        export_file = gr.File(label=t("export"), visible=False)
 
     # Events: SPEC endpoints first (api_name), UI-only steps private.
     predict_event = dict(fn=predict, inputs=text_in, outputs=[label_out, details_out,
@@ -947,8 +962,10 @@ with gr.Blocks(title="Tweet sentiment", delete_cache=(max(60, _TTL // 4), _TTL))
     monitor_btn.click(monitor_views, None, monitor_outputs, **PRIVATE)
     monitor_tab.select(monitor_tick, None, monitor_outputs, **PRIVATE)
     monitor_timer.tick(monitor_tick, None, monitor_outputs, **QUIET)
-    export_btn.click(export_log, None, export_file, **PRIVATE)
-    corrections_btn.click(export_corrections, None, export_file, **PRIVATE)
+    export_btn.click(export_log, None, export_file, **PRIVATE).then(
+        show, None, export_file, **PRIVATE)
+    corrections_btn.click(export_corrections, None, export_file, **PRIVATE).then(
+        show, None, export_file, **PRIVATE)
 
     demo.load(refresh_choices, None, pickers, **PRIVATE)
     demo.load(refresh_datasets, None, [datasets_table, datasets_note], **PRIVATE)

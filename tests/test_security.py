@@ -70,10 +70,15 @@ def test_every_app_handler_is_guarded() -> None:
     for block_fn in app.demo.fns.values():
         if block_fn.fn is None or block_fn.name == "load_example":
             continue  # Gradio's own example loader copies an example into the textbox
-        names[block_fn.fn.__name__] = getattr(block_fn.fn, "role", None)
+        fn = block_fn.fn
+        if block_fn.renderable is not None:  # gr.render: Gradio's "apply" runs our function
+            fn = block_fn.renderable.fn
+        names[fn.__name__] = getattr(fn, "role", None)
     assert None not in names.values(), names
     for admin_only in ("upload_training", "train", "cancel_training", "validate", "promote",
-                       "rollback", "export_log", "export_corrections", "monitor_views"):
+                       "rollback", "export_log", "export_corrections", "monitor_views",
+                       "review_queue", "review_view", "label", "label_positive",
+                       "label_negative", "review_to_dataset"):
         assert names[admin_only] == "admin", admin_only
     assert names["predict"] == names["feedback"] == names["monitoring"] == "viewer"
 
