@@ -1,5 +1,8 @@
-# Hugging Face Docker Space: port 7860, non-root user 1000, state under /data when the
-# persistent volume is mounted (else ./.sentiment inside the app folder).
+# Hugging Face Docker Space: port 7860, non-root user 1000. With a storage bucket mounted
+# at /data, datasets and models are written to /data/sentiment and the SQLite databases
+# live on the container's disk (./.sentiment-db), copied to /data/sentiment/sqlite-backup
+# after each change and restored at start (README, "A Space that keeps its state").
+# Without the bucket, everything is under ./.sentiment inside the app folder.
 FROM python:3.11-slim
 
 ENV PYTHONUNBUFFERED=1 \

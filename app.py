@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import sys
 import threading
 from typing import Any
@@ -27,7 +28,7 @@ import gradio as gr  # noqa: E402 - telemetry must be off before gradio is impor
 import pandas as pd  # noqa: E402
 
 import security  # noqa: E402
-from sentiment import dashboard, lifecycle, review, summaries  # noqa: E402
+from sentiment import dashboard, durable, lifecycle, review, summaries  # noqa: E402
 from sentiment.errors import CancelledError, SentimentError  # noqa: E402
 from sentiment.models import available_types, get_model_type  # noqa: E402
 from sentiment.service import SentimentService, registry_note  # noqa: E402
@@ -990,6 +991,17 @@ def main() -> None:
         log.warning("MLFLOW_TRACKING_URI is shared but SENTIMENT_DATABASE_URL is not: "
                     "lifecycle locks and monitoring hold for this replica only (README, "
                     "'Several replicas').")
+    restored = durable.restore(SETTINGS)  # a new container: databases from the home
+    if restored:
+        log.info("restored %s from %s", ", ".join(restored), SETTINGS.home)
+    syncer = durable.Syncer(SETTINGS).start()
+
+    def stop(signum: int, frame: Any) -> None:  # a Space stopping: last copy, then close
+        syncer.stop()
+        durable.save(SETTINGS)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
     bootstrap_in_background()
     demo.queue(default_concurrency_limit=8).launch(
         auth=check_login if SETTINGS.auth_enabled else None,

@@ -14,7 +14,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from admin.format import describe
-from sentiment import lifecycle
+from sentiment import durable, lifecycle
+from sentiment.config import SettingsError, get_settings
 from sentiment.errors import SentimentError
 from sentiment.models import available_types
 
@@ -99,9 +100,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; return the process exit code."""
     args = _parser().parse_args(argv)
     try:
+        settings = get_settings()
+        durable.restore(settings)  # a wiped local disk gets its databases back first
         with contextlib.redirect_stdout(sys.stderr):  # MLflow prints run links: stdout
             result = _run(args)                        # holds only the result (--json)
-    except SentimentError as exc:
+        durable.save(settings)
+    except (SentimentError, SettingsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     if args.json:

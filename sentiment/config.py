@@ -48,6 +48,16 @@ def _default_home() -> Path:
     return Path(".sentiment").resolve()
 
 
+def _default_db_dir(home: Path) -> Path:
+    """SQLite files stay on local disk: a home on ``/data`` (a Space's storage bucket,
+    where SQLite locks and corrupts under concurrent writers) keeps them in
+    ``./.sentiment-db``, and :mod:`sentiment.durable` copies them back to the home."""
+    data = Path("/data")
+    if home == data or data in home.parents:
+        return Path(".sentiment-db").resolve()
+    return home
+
+
 def _float(name: str, default: float, low: float, high: float) -> float:
     raw = os.environ.get(name)
     if raw is None or raw == "":
@@ -133,6 +143,8 @@ class Settings:
     database_url: str = ""
     serving_backend: str = "auto"
     serving_processes: int = 0
+    db_dir: Path | None = None  # the SQLite files (None: the home)
+    durable_sync_seconds: float = 30.0
 
     @property
     def auth_enabled(self) -> bool:
@@ -153,7 +165,13 @@ def get_settings() -> Settings:
     except OSError as exc:
         raise SettingsError(f"SENTIMENT_HOME={home} cannot be created ({exc.strerror}); point "
                             "SENTIMENT_HOME at a writable folder.") from exc
-    tracking = env("MLFLOW_TRACKING_URI") or f"sqlite:///{home / 'mlflow.db'}"
+    db_dir = Path(env("SENTIMENT_DB_DIR") or _default_db_dir(home)).expanduser().resolve()
+    try:
+        db_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SettingsError(f"SENTIMENT_DB_DIR={db_dir} cannot be created ({exc.strerror}); "
+                            "point it at a writable local folder.") from exc
+    tracking = env("MLFLOW_TRACKING_URI") or f"sqlite:///{db_dir / 'mlflow.db'}"
     model_name = env("SENTIMENT_MODEL_NAME", "tweet-sentiment").strip()
     if not model_name or "/" in model_name or "@" in model_name:
         raise SettingsError(f"SENTIMENT_MODEL_NAME={model_name!r} is not a valid model name")
@@ -195,7 +213,9 @@ def get_settings() -> Settings:
         drift_bound=_float("SENTIMENT_DRIFT_BOUND", 0.15, 0.0, 1.0),
         result_ttl_seconds=_float("SENTIMENT_RESULT_TTL_SECONDS", 3600.0, 1.0, 86_400 * 7),
         result_quota_mb=_float("SENTIMENT_RESULT_QUOTA_MB", 200.0, 1.0, 100_000.0),
-        database_url=database_url(env("SENTIMENT_DATABASE_URL") or "", home),
+        database_url=database_url(env("SENTIMENT_DATABASE_URL") or "", db_dir),
+        db_dir=db_dir,
+        durable_sync_seconds=_float("SENTIMENT_DURABLE_SYNC_SECONDS", 30.0, 0.1, 86_400.0),
         serving_backend=serving_backend(),
         serving_processes=serving_processes(),
     )

@@ -25,7 +25,7 @@ LOCATIONS = (("experiments", "artifact_location"), ("runs", "artifact_uri"),
 
 def _database(settings: Settings) -> Path | None:
     """The registry file when it is the default SQLite file inside the home."""
-    default = settings.home / "mlflow.db"
+    default = (settings.db_dir or settings.home) / "mlflow.db"
     if settings.tracking_uri != f"sqlite:///{default}" or not default.is_file():
         return None
     return default
