@@ -142,6 +142,15 @@ def predict(text: str, request: gr.Request = None) -> tuple[dict, dict, dict]:
 
 
 @viewer
+def predict_note(last: dict | None) -> str:
+    """One line under the label: which model answered, and how fast."""
+    if not last:
+        return ""
+    return (f"Answered by **{last['model_name']} v{last['version']}** ({last['model_type']}) "
+            f"in {last['latency_ms']:.1f} ms.")
+
+
+@viewer
 def predict_batch(file: str | None, request: gr.Request = None) -> tuple[str, dict]:
     """Classify every row of an uploaded CSV; return the result CSV and a summary."""
     if not file:
@@ -730,6 +739,7 @@ with gr.Blocks(title="Tweet sentiment", delete_cache=(max(60, _TTL // 4), _TTL))
                 gr.Examples(EXAMPLES, inputs=text_in)
             with gr.Column():
                 label_out = gr.Label(label=t("sentiment"), num_top_classes=2)
+                answered_by = gr.Markdown()
                 with gr.Row():
                     right_btn = gr.Button(t("correct"), size="sm")
                     wrong_btn = gr.Button(t("wrong"), size="sm")
@@ -888,8 +898,10 @@ with gr.Blocks(title="Tweet sentiment", delete_cache=(max(60, _TTL // 4), _TTL))
     predict_event = dict(fn=predict, inputs=text_in, outputs=[label_out, details_out,
                                                              last_prediction],
                          api_name="predict", concurrency_limit=16)
-    predict_btn.click(**predict_event)
-    text_in.submit(**{**predict_event, "api_name": False, **PRIVATE})
+    predict_btn.click(**predict_event).then(predict_note, last_prediction, answered_by,
+                                            **PRIVATE)
+    text_in.submit(**{**predict_event, "api_name": False, **PRIVATE}).then(
+        predict_note, last_prediction, answered_by, **PRIVATE)
     right_btn.click(mark_correct, last_prediction, feedback_out, **PRIVATE)
     wrong_btn.click(mark_wrong, last_prediction, feedback_out, **PRIVATE)
     fb_correct.change(feedback, [fb_text, fb_label, fb_correct], fb_ack, api_name="feedback")

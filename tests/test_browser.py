@@ -53,7 +53,7 @@ def test_tabs_are_all_there(app_server, browser) -> None:
     page = browser.new_page()
     page.goto(app_server.url, wait_until="load")
     page.get_by_label("Tweet or review").wait_for(timeout=30_000)
-    for tab in ["Predict", "Data", "Train", "Validate", "Models", "Monitor"]:
+    for tab in ["Predict", "Data", "Train", "Validate", "Models", "Review", "Monitor"]:
         assert page.get_by_role("tab", name=tab, exact=True).count() == 1, tab
     page.get_by_role("tab", name="Models", exact=True).click()
     page.locator("text=tfidf_logreg >> visible=true").first.wait_for(timeout=30_000)

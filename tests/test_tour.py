@@ -140,9 +140,11 @@ def _english(page, url: str, train_csv: Path, val_csv: Path, folder: Path) -> No
         page.get_by_role("gridcell", name=re.compile(re.escape(text))).first.click()
         page.get_by_role("button", name=button, exact=True).click()
         page.get_by_text(re.compile(r"Prediction \d+ labelled")).first.wait_for(timeout=30_000)
+        if button == "Positive":  # one row labelled, the other still waiting
+            page.get_by_text("1 labelled, not yet in a dataset").wait_for(timeout=30_000)
+            _shot(page, folder, "review")
     page.get_by_role("button", name="Make a training dataset of the labelled rows").click()
     page.get_by_text("Dataset “review queue”").wait_for(timeout=60_000)
-    _shot(page, folder, "review")
 
     # Monitor: filled on opening (no Refresh needed).
     _tab(page, "Monitor")
