@@ -12,6 +12,7 @@ import logging
 import signal
 import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 from sentiment.config import (
@@ -142,12 +143,13 @@ def predict(text: str, request: gr.Request = None) -> tuple[dict, dict, dict]:
 
 
 @viewer
-def predict_note(last: dict | None) -> str:
+def predict_note(last: dict | None, request: gr.Request = None) -> str:
     """One line under the label: which model answered, and how fast."""
     if not last:
         return ""
-    return (f"Answered by **{last['model_name']} v{last['version']}** ({last['model_type']}) "
-            f"in {last['latency_ms']:.1f} ms.")
+    return summaries.phrase("answered", _lang(request), model=last["model_name"],
+                            version=last["version"], model_type=last["model_type"],
+                            ms=float(last["latency_ms"]))
 
 
 @viewer
@@ -237,6 +239,14 @@ def upload_validation(file: str | None, name: str | None = None) -> dict:
 
 
 @viewer
+def suggest_name(file: str | None) -> Any:
+    """A chosen file proposes its name (without .csv) as the dataset's, to edit."""
+    from sentiment.data import dataset_name
+
+    return dataset_name(None, Path(file).name) if file else gr.skip()
+
+
+@viewer
 def upload_view(summary: dict | None, request: gr.Request = None) -> tuple[str, Any, Any]:
     """The upload's summary for people, its cleaned rows and its class balance."""
     if not summary:
@@ -271,12 +281,11 @@ def datasets() -> pd.DataFrame:
 
 
 @viewer
-def refresh_datasets() -> tuple[pd.DataFrame, str]:
+def refresh_datasets(request: gr.Request = None) -> tuple[pd.DataFrame, str]:
     """The datasets for people (name, role, rows, balance, origin, date), or what to do."""
     rows = lifecycle.datasets_table(SETTINGS)
     if not rows:
-        return pd.DataFrame(), ("*No dataset yet: choose a labelled CSV above and upload it "
-                                "as training or validation data.*")
+        return pd.DataFrame(), summaries.phrase("no_datasets", _lang(request))
     frame = pd.DataFrame([{
         "name": r["name"], "role": ROLE_WORDS.get(r["dataset_type"], r["dataset_type"]),
         "rows": r["rows_kept"], "dropped": r["rows_dropped"],
@@ -286,11 +295,10 @@ def refresh_datasets() -> tuple[pd.DataFrame, str]:
     return frame, ""
 
 
-def _models_view() -> tuple[pd.DataFrame, str]:
+def _models_view(lang: str = "en") -> tuple[pd.DataFrame, str]:
     rows = _models_frame()
     if rows.empty:
-        return rows, ("*No model version yet: the first start trains one in about a "
-                      "minute, or train one in the Train tab.*")
+        return rows, summaries.phrase("no_models", lang)
     keep = [c for c in ("version", "production", "model_type", "status", "serving",
                         "progress", "validation_metric", "validation_score",
                         "val_balanced_accuracy", "training_dataset", "created") if c in rows]
@@ -303,9 +311,9 @@ def _models_view() -> tuple[pd.DataFrame, str]:
 
 
 @viewer
-def refresh_models() -> tuple[pd.DataFrame, str]:
+def refresh_models(request: gr.Request = None) -> tuple[pd.DataFrame, str]:
     """The versions for people (the UI's own refreshes; /models keeps every column)."""
-    return _models_view()
+    return _models_view(_lang(request))
 
 
 def _dataset_label(d: dict) -> str:
@@ -453,7 +461,8 @@ def train_tick(request: gr.Request = None) -> tuple[Any, Any]:
     live = _live.get(getattr(request, "session_hash", None) or "api")
     if not live or not live["running"]:
         return gr.skip(), gr.skip()
-    line = f"**Training: {live['fraction']:.0%}** - {live['message']}"
+    line = summaries.phrase("progress", _lang(request), fraction=live["fraction"],
+                            message=live["message"])
     plot = gr.update(value=_epoch_frame(live["epochs"]), visible=bool(live["epochs"]))
     return line, plot
 
@@ -463,7 +472,7 @@ def cancel_training(request: gr.Request = None) -> str:
     """Ask this user's running training to stop (nothing will be registered)."""
     session = getattr(request, "session_hash", None) or "api"
     _cancelled.setdefault(session, threading.Event()).set()
-    return "Stopping: the training stops at its next checkpoint and registers nothing."
+    return summaries.phrase("stopping", _lang(request))
 
 
 @viewer
@@ -558,7 +567,8 @@ def challenger_now() -> str:
 
 
 @viewer
-def models_tick(last_status: str | None) -> tuple[Any, Any, Any, str]:
+def models_tick(last_status: str | None, request: gr.Request = None
+                ) -> tuple[Any, Any, Any, str]:
     """Timer: refresh the challenger line always, the table when the challenger moves."""
     state = lifecycle.challenger_status(SETTINGS) or {}
     registry_state = service().server.registry_status()
@@ -567,7 +577,7 @@ def models_tick(last_status: str | None) -> tuple[Any, Any, Any, str]:
     now = f"{state.get('status')}:{state.get('version', '')}"
     busy = state.get("status") in ("training", "validating")
     if busy or now != last_status:
-        table, note = _models_view()
+        table, note = _models_view(_lang(request))
     else:
         table, note = gr.skip(), gr.skip()
     return challenger_line(state), table, note, now
@@ -615,14 +625,13 @@ def review_queue() -> pd.DataFrame:
 
 
 @admin
-def review_view() -> tuple[pd.DataFrame, str]:
+def review_view(request: gr.Request = None) -> tuple[pd.DataFrame, str]:
     """The queue for the Review tab, or what to do when it is empty."""
-    frame = review.queue(SETTINGS)
+    frame, lang = review.queue(SETTINGS), _lang(request)
     if frame.empty:
-        return frame, ("*Nothing to review: predictions appear here once served (the least "
-                       "confident first) and when someone reports one wrong.*")
-    done = len(review.labelled(SETTINGS))
-    return frame, f"{len(frame)} awaiting a label; {done} labelled, not yet in a dataset."
+        return frame, summaries.phrase("no_review", lang)
+    return frame, summaries.phrase("review_count", lang, waiting=len(frame),
+                                   done=len(review.labelled(SETTINGS)))
 
 
 @admin
@@ -674,7 +683,7 @@ def monitoring() -> dict:
 
 
 @admin
-def monitor_views() -> tuple[Any, ...]:
+def monitor_views(request: gr.Request = None) -> tuple[Any, ...]:
     """Everything the Monitor tab shows (plots, tables, drift); admin, since the tables
     hold other users' texts."""
     series = dashboard.timeseries(SETTINGS)
@@ -683,8 +692,8 @@ def monitor_views() -> tuple[Any, ...]:
     except SentimentError as exc:
         drift = {"status": f"unavailable: {exc}"}
     summary = dashboard.summary(SETTINGS)
-    note = "" if summary.get("predictions") else (
-        "*No prediction served yet: analyse a text in the Predict tab and it shows here.*")
+    note = "" if summary.get("predictions") else summaries.phrase("no_predictions",
+                                                                   _lang(request))
     return (note, summary, series, series, series, dashboard.accuracy_by_version(SETTINGS),
             dashboard.alerts(SETTINGS), dashboard.wrong_predictions(SETTINGS, limit=50), drift)
 
@@ -695,8 +704,7 @@ def monitor_tick(request: gr.Request = None) -> tuple[Any, ...]:
     try:
         security.check_role("admin", request, SETTINGS)
     except gr.Error:
-        return ("*The Monitor tab shows other users' texts: sign in as the admin to see "
-                "it.*",) + (gr.skip(),) * 8
+        return (summaries.phrase("monitor_admin", _lang(request)),) + (gr.skip(),) * 8
     return monitor_views(request=request)
 
 
@@ -921,6 +929,8 @@ with gr.Blocks(title="Tweet sentiment", delete_cache=(max(60, _TTL // 4), _TTL))
                       **PRIVATE)
         uploaded.then(refresh_datasets, None, [datasets_table, datasets_note], **PRIVATE)
         uploaded.then(refresh_choices, None, pickers, **PRIVATE)
+    train_file.upload(suggest_name, train_file, train_name, **PRIVATE)
+    val_file.upload(suggest_name, val_file, val_name, **PRIVATE)
     datasets_btn.click(datasets, None, datasets_table, api_name="datasets").then(
         refresh_datasets, None, [datasets_table, datasets_note], **PRIVATE)
     data_tab.select(refresh_datasets, None, [datasets_table, datasets_note], **PRIVATE)

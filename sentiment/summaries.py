@@ -31,6 +31,21 @@ TEXT = {
         "forced": " Forced without a passed validation: recorded on the version.",
         "review": "**Dataset “{name}”** made from {rows:,} labelled rows of the review "
                   "queue: {kept:,} kept, {pos:,} positive, {neg:,} negative.",
+        "answered": "Answered by **{model} v{version}** ({model_type}) in {ms:.1f} ms.",
+        "no_datasets": "*No dataset yet: choose a labelled CSV above and upload it as "
+                       "training or validation data.*",
+        "no_models": "*No model version yet: the first start trains one in about a minute, "
+                     "or train one in the Train tab.*",
+        "no_review": "*Nothing to review: predictions appear here once served (the least "
+                     "confident first) and when someone reports one wrong.*",
+        "review_count": "{waiting} awaiting a label; {done} labelled, not yet in a dataset.",
+        "progress": "**Training: {fraction:.0%}** - {message}",
+        "stopping": "Stopping: the training stops at its next checkpoint and registers "
+                    "nothing.",
+        "no_predictions": "*No prediction served yet: analyse a text in the Predict tab and "
+                          "it shows here.*",
+        "monitor_admin": "*The Monitor tab shows other users' texts: sign in as the admin to "
+                         "see it.*",
     },
     "fr": {
         "upload": "**Jeu de données « {name} »** enregistré pour {role} : **{kept:,} lignes "
@@ -55,6 +70,22 @@ TEXT = {
         "review": "**Jeu de données « {name} »** créé à partir de {rows:,} lignes étiquetées "
                   "de la file de revue : {kept:,} gardées, {pos:,} positives, "
                   "{neg:,} négatives.",
+        "answered": "Réponse de **{model} v{version}** ({model_type}) en {ms:.1f} ms.",
+        "no_datasets": "*Aucun jeu de données : choisissez un CSV étiqueté ci-dessus et "
+                       "importez-le pour l'entraînement ou la validation.*",
+        "no_models": "*Aucune version de modèle : le premier démarrage en entraîne une en une "
+                     "minute environ, ou entraînez-en une dans l'onglet Entraîner.*",
+        "no_review": "*Rien à revoir : les prédictions apparaissent ici une fois servies (les "
+                     "moins sûres d'abord) et quand quelqu'un en signale une fausse.*",
+        "review_count": "{waiting} en attente d'étiquette ; {done} étiquetées, pas encore "
+                        "dans un jeu de données.",
+        "progress": "**Entraînement : {fraction:.0%}** - {message}",
+        "stopping": "Arrêt demandé : l'entraînement s'arrête au prochain point de contrôle "
+                    "et n'enregistre rien.",
+        "no_predictions": "*Aucune prédiction servie : analysez un texte dans l'onglet "
+                          "Prédire et elle apparaîtra ici.*",
+        "monitor_admin": "*L'onglet Suivi montre les textes des autres utilisateurs : "
+                         "connectez-vous en admin pour le voir.*",
     },
 }
 
@@ -70,6 +101,11 @@ def language(accept_language: str | None) -> str:
 
 def _t(lang: str, key: str, **values: Any) -> str:
     return TEXT.get(lang, TEXT["en"])[key].format(**values)
+
+
+def phrase(key: str, lang: str = "en", **values: Any) -> str:
+    """One of the app's sentences (empty states, progress) in ``lang``."""
+    return _t(lang, key, **values)
 
 
 def upload(summary: dict[str, Any], lang: str = "en") -> str:

@@ -85,6 +85,8 @@ def _english(page, url: str, train_csv: Path, val_csv: Path, folder: Path) -> No
     page.get_by_text("Dataset “November tweets”").wait_for(timeout=60_000)
     assert page.get_by_text("rows kept").count() >= 1
     _file_input(page, "Validation CSV").set_input_files(str(val_csv))
+    page.wait_for_function("() => [...document.querySelectorAll('textarea, input')]"
+                           ".some(e => e.value === 'val')", timeout=30_000)  # proposed
     page.get_by_role("button", name="Upload validation data").click()
     page.get_by_text("recorded as validation data").wait_for(timeout=60_000)
     page.get_by_role("gridcell", name="November tweets").first.wait_for(timeout=30_000)
