@@ -429,6 +429,8 @@ def train(model_type: str, dataset_id: str, base_version: str | None = None,
     session = getattr(request, "session_hash", None) or "api"
     stop = _cancelled.setdefault(session, threading.Event())
     stop.clear()
+    for finished in [k for k, v in list(_live.items()) if not v["running"]]:
+        _live.pop(finished, None)  # only running trainings are kept
     live = _live[session] = {"fraction": 0.0, "message": "starting", "epochs": [],
                              "running": True}
 
@@ -531,10 +533,12 @@ def comparison(result: dict | None) -> Any:
     if not result:
         return gr.skip()
     rows = []
+    names = {d["dataset_id"]: d["name"] for d in lifecycle.datasets_table(SETTINGS)}
     for check in result.get("datasets", []):
         prod = check.get("production_metrics") or {}
+        shown = names.get(check.get("dataset_id"), check["dataset"])
         for name in COMPARED:
-            rows.append({"dataset": check["dataset"], "metric": name,
+            rows.append({"dataset": shown, "metric": name,
                          f"v{result['version']}": round(check["metrics"][name], 4),
                          "production": round(prod[name], 4) if name in prod else None,
                          "gate": "yes" if name == result.get("gate_metric") else ""})
@@ -840,7 +844,8 @@ with gr.Blocks(title="Tweet sentiment", delete_cache=(max(60, _TTL // 4), _TTL))
         validate_btn = gr.Button(t("validate"), variant="primary")
         validate_md = gr.Markdown()
         compare_table = gr.Dataframe(label=t("side_by_side"), visible=False)
-        validate_gallery = gr.Gallery(label=t("curves"), columns=3, height="auto")
+        validate_gallery = gr.Gallery(label=t("curves"), columns=3, height="auto",
+                                      object_fit="contain")
         with gr.Accordion(t("raw"), open=False):
             validate_result = gr.JSON()
 
