@@ -37,7 +37,7 @@ def test_stop_ends_the_run_killed_and_says_stopped(datasets: dict[str, str]) -> 
     assert note.startswith("Stopping")  # plain text for a Markdown, not a JSON box
     worker.join(timeout=120)
     assert answer["status"] == "stopped" and answer["version"] is None
-    assert app.train_status(answer, request).startswith("**Stopped.**")
+    assert app.train_view(answer, request)[0].startswith("**Stopped.**")
     runs = mlc.search_runs([registry.experiment_id(settings, "training")])
     assert [r.info.status for r in runs] == ["KILLED"]
     assert registry.list_versions(settings) == []
