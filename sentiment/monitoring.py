@@ -25,7 +25,17 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, create_engine, event, insert, select, text, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    create_engine,
+    event,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import SQLAlchemyError
 
 from sentiment.config import Settings, is_postgres
@@ -346,6 +356,35 @@ class SQLStore:
             conn.execute(update(review_labels).where(
                 review_labels.c.prediction_id.in_([int(i) for i in prediction_ids]),
                 review_labels.c.dataset_id.is_(None)).values(dataset_id=dataset_id))
+
+    def _prune(self, max_age_days: float, max_rows: int, now: float | None = None) -> int:
+        """Delete predictions older than ``max_age_days`` (0: no age limit) and the oldest
+        beyond ``max_rows`` (0: no bound), with their unused review labels; feedback rows
+        keep their own copy of the text and stay. Returns predictions deleted."""
+        now = time.time() if now is None else now
+        p = predictions.c
+        with self._tx(serialise=True) as conn:
+            cutoff_id = None
+            if max_rows:
+                cutoff_id = conn.execute(select(p.id).order_by(p.id.desc()).offset(max_rows)
+                                         .limit(1)).scalar()
+            clauses = []
+            if max_age_days:
+                clauses.append(p.ts < now - max_age_days * 86_400)
+            if cutoff_id is not None:
+                clauses.append(p.id <= cutoff_id)
+            if not clauses:
+                return 0
+            condition = or_(*clauses)
+            doomed = select(p.id).where(condition)
+            conn.execute(review_labels.delete().where(
+                review_labels.c.prediction_id.in_(doomed), review_labels.c.dataset_id.is_(None)))
+            return int(conn.execute(predictions.delete().where(condition)).rowcount or 0)
+
+    def prune(self, max_age_days: float, max_rows: int, now: float | None = None) -> int:
+        """The retention of the prediction log (``SENTIMENT_PREDICTION_RETENTION_DAYS``,
+        ``SENTIMENT_PREDICTION_MAX_ROWS``), applied by the app's housekeeping."""
+        return self.write(self._prune, max_age_days, max_rows, now)
 
     def label_prediction(self, prediction_id: int, label: str,
                          reviewer: str | None = None) -> str:

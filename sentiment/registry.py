@@ -22,7 +22,7 @@ import pandas as pd
 
 from sentiment.config import Settings
 from sentiment.csvsafe import unescape_series, write_csv
-from sentiment.errors import CancelledError, NotFoundError, SentimentError
+from sentiment.errors import CancelledError, InvalidInputError, NotFoundError, SentimentError
 
 PRODUCTION = "production"
 HISTORY_TAG = "production_history"
@@ -108,12 +108,34 @@ def run(settings: Settings, experiment: str, run_name: str,
     try:
         yield active.info.run_id
     except (CancelledError, KeyboardInterrupt):
-        mlflow.end_run("KILLED")
+        _end_unfinished(active, "KILLED")
         raise
     except BaseException:
-        mlflow.end_run("FAILED")
+        _end_unfinished(active, "FAILED")
         raise
     mlflow.end_run("FINISHED")
+
+
+def _end_unfinished(active: Any, status: str) -> None:
+    """End a run that did not finish: first delete what it had written to a local
+    artifact store (a partial model can fill the disk, and nothing uses it), then end it;
+    when the disk was full, that deletion is what lets the end be recorded."""
+    import shutil
+    from urllib.parse import unquote, urlparse
+
+    import mlflow
+
+    uri = active.info.artifact_uri or ""
+    if uri.startswith("file:"):
+        shutil.rmtree(unquote(urlparse(uri).path), ignore_errors=True)
+    try:
+        mlflow.end_run(status)
+    except Exception as exc:  # noqa: BLE001 - the body's error is the one to raise
+        log.error("run %s could not be ended %s (%s); the next start ends it",
+                  active.info.run_id, status, exc)
+        import mlflow.tracking.fluent as fluent_api
+
+        fluent_api._active_run_stack.get().clear()  # the next run does not nest in it
 
 
 def owner_id(pid: int | None = None) -> str:
@@ -263,6 +285,15 @@ def log_dataset(parsed: Any, dataset_type: str, source_name: str, settings: Sett
 
     tags = {"dataset_type": dataset_type, "source": source_name[:250],
             "format": parsed.format, **(extra_tags or {})}
+    digest = mlflow.data.from_pandas(parsed.frame, source=source_name, targets="label",
+                                     name=source_name[:200]).digest
+    same = [d for d in list_datasets(settings)
+            if d["digest"] == digest and d["dataset_type"] == dataset_type]
+    if same:
+        raise InvalidInputError(
+            f"These rows are already recorded as the {dataset_type} dataset "
+            f"'{same[0]['name']}' (id {same[0]['dataset_id']}, {same[0]['created']}): "
+            "nothing was added. Use that dataset, or change the file.")
     with run(settings, "datasets", f"{dataset_type}: {source_name}"[:250], tags) as run_id:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / DATASET_FILE
@@ -524,6 +555,9 @@ def ui_app(settings: Settings) -> Any:
                        "_MLFLOW_SERVER_FILE_STORE": settings.tracking_uri,
                        "_MLFLOW_SERVER_REGISTRY_STORE": settings.tracking_uri,
                        "_MLFLOW_SERVER_ARTIFACT_ROOT": settings.artifact_root})
+    # Mounted behind the app's own door (admin sign-in, origin check), MLflow's host check
+    # would refuse every host name but localhost (403 Invalid Host header on a domain).
+    os.environ.setdefault("MLFLOW_SERVER_ALLOWED_HOSTS", "*")
     from mlflow.server import app as flask_app
 
     return WSGIMiddleware(flask_app)
