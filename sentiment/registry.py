@@ -108,33 +108,33 @@ def run(settings: Settings, experiment: str, run_name: str,
     try:
         yield active.info.run_id
     except (CancelledError, KeyboardInterrupt):
-        _end_unfinished(active, "KILLED")
+        _end_unfinished(active, "KILLED", settings)
         raise
     except BaseException:
-        _end_unfinished(active, "FAILED")
+        _end_unfinished(active, "FAILED", settings)
         raise
     mlflow.end_run("FINISHED")
 
 
-def _end_unfinished(active: Any, status: str) -> None:
+def _end_unfinished(active: Any, status: str, settings: Settings) -> None:
     """End a run that did not finish: first delete what it had written to a local
-    artifact store (a partial model can fill the disk, and nothing uses it), then end it;
-    when the disk was full, that deletion is what lets the end be recorded."""
-    import shutil
-    from urllib.parse import unquote, urlparse
-
+    artifact store (the run's folder and its logged models' folders: a partial model can
+    fill the disk, and nothing uses it), then end it; when the disk was full, that
+    deletion is what lets the end be recorded."""
     import mlflow
+    import mlflow.tracking.fluent as fluent_api
 
-    uri = active.info.artifact_uri or ""
-    if uri.startswith("file:"):
-        shutil.rmtree(unquote(urlparse(uri).path), ignore_errors=True)
+    _remove_local_artifacts(active.info.artifact_uri)
+    try:
+        _fail_pending_models(client(settings), active.info.experiment_id, active.info.run_id)
+    except Exception as exc:  # noqa: BLE001 - the body's error is the one to raise
+        log.error("the partial models of run %s could not be removed (%s)",
+                  active.info.run_id, exc)
     try:
         mlflow.end_run(status)
     except Exception as exc:  # noqa: BLE001 - the body's error is the one to raise
         log.error("run %s could not be ended %s (%s); the next start ends it",
                   active.info.run_id, status, exc)
-        import mlflow.tracking.fluent as fluent_api
-
         fluent_api._active_run_stack.get().clear()  # the next run does not nest in it
 
 
@@ -204,7 +204,8 @@ def reconcile_runs(settings: Settings) -> list[dict[str, str]]:
 
 
 def _fail_pending_models(mlc: Any, experiment: str, run_id: str) -> bool:
-    """Mark FAILED the logged models a dead run had started writing; drop their files."""
+    """Mark FAILED the logged models a dead (or failed) run had started writing, and drop
+    the files of every one that did not get ready (MLflow marks some FAILED itself)."""
     from mlflow.entities import LoggedModelStatus
 
     removed = False
@@ -212,6 +213,7 @@ def _fail_pending_models(mlc: Any, experiment: str, run_id: str) -> bool:
                                           filter_string=f"source_run_id = '{run_id}'"):
         if model.status == LoggedModelStatus.PENDING:
             mlc.finalize_logged_model(model.model_id, "FAILED")
+        if model.status != LoggedModelStatus.READY:
             removed = _remove_local_artifacts(model.artifact_location) or removed
     return removed
 
