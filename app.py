@@ -31,7 +31,14 @@ import gradio as gr  # noqa: E402 - telemetry must be off before gradio is impor
 import pandas as pd  # noqa: E402
 
 import security  # noqa: E402
-from sentiment import dashboard, durable, lifecycle, review, summaries  # noqa: E402
+from sentiment import (  # noqa: E402
+    batch_lane,
+    dashboard,
+    durable,
+    lifecycle,
+    review,
+    summaries,
+)
 from sentiment.errors import CancelledError, SentimentError  # noqa: E402
 from sentiment.models import available_types, get_model_type  # noqa: E402
 from sentiment.service import SentimentService, registry_note  # noqa: E402
@@ -173,7 +180,10 @@ def predict_batch(file: str | None, request: gr.Request = None) -> tuple[str, di
     """Classify every row of an uploaded CSV; return the result CSV and a summary."""
     if not file:
         raise gr.Error("Upload a CSV file with a text column.", print_exception=False)
-    path, summary, _ = service().predict_file(file, owner=_owner(request))
+    if batch_lane.uses_lane(file, SETTINGS):  # large files in a process of their own, one per user
+        path, summary = batch_lane.score_in_lane(file, _owner(request), SETTINGS)
+    else:
+        path, summary, _ = service().predict_file(file, owner=_owner(request))
     return security.own_files(path), summary
 
 

@@ -23,6 +23,7 @@ import inspect
 import json
 import logging
 import os
+import secrets
 import shutil
 import tempfile
 import threading
@@ -37,6 +38,7 @@ import gradio as gr
 from sentiment import results
 from sentiment.config import Settings
 from sentiment.errors import SentimentError
+from sentiment.monitoring import get_store
 
 log = logging.getLogger("security")
 ROLES = ("viewer", "admin")
@@ -352,41 +354,85 @@ async def _json(send: Any, status: int, message: str,
 
 class Sessions(MutableMapping):
     """Gradio's sign-in tokens (token -> user name), each valid for ``ttl_s`` after the
-    sign-in; an expired token reads as absent, so its cookie signs in no more."""
+    sign-in; an expired token reads as absent, so its cookie signs in no more.
 
-    def __init__(self, ttl_s: float, initial: dict[str, str] | None = None) -> None:
-        self.ttl_s = ttl_s
-        self._items: dict[str, tuple[str, float]] = {}
+    With a ``store`` (the monitoring store: PostgreSQL when replicas share one) the
+    tokens live there, hashed, so a sign-in on one replica holds on every replica and
+    survives the one that made it; lookups are cached for ``cache_s``. Without one, or
+    while the store cannot be reached, they live in this process.
+    """
+
+    def __init__(self, ttl_s: float, initial: dict[str, str] | None = None,
+                 store: Any = None, cache_s: float = 5.0) -> None:
+        self.ttl_s, self.store, self.cache_s = ttl_s, store, cache_s
+        self._items: dict[str, tuple[str, float]] = {}  # token -> (user, sign-in time)
+        self._seen: dict[str, float] = {}  # token -> when the store last confirmed it
         self._lock = threading.Lock()
         for key, value in (initial or {}).items():
             self[key] = value
 
-    def _live(self, key: str) -> tuple[str, float] | None:
-        item = self._items.get(key)
-        if item is not None and time.monotonic() - item[1] > self.ttl_s:
-            self._items.pop(key, None)
+    @staticmethod
+    def _hash(token: str) -> str:
+        return hashlib.sha256(token.encode()).hexdigest()
+
+    def _lookup(self, key: str) -> tuple[str, float] | None:
+        now = time.time()
+        with self._lock:
+            item = self._items.get(key)
+            fresh = self.store is None or now - self._seen.get(key, 0.0) < self.cache_s
+        if (item is None or not fresh) and self.store is not None:
+            try:
+                item = self.store.session_get(self._hash(key))
+            except SentimentError:
+                log.warning("sign-in sessions: the store cannot be read; this process's "
+                            "own sessions only")
+            else:
+                with self._lock:
+                    if item is None:
+                        self._items.pop(key, None)
+                    else:
+                        self._items[key], self._seen[key] = item, now
+        if item is not None and now - item[1] > self.ttl_s:
+            self.pop(key, None)
             return None
         return item
 
     def __getitem__(self, key: str) -> str:
-        with self._lock:
-            item = self._live(key)
+        item = self._lookup(key)
         if item is None:
             raise KeyError(key)
         return item[0]
 
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self._lookup(key) is not None
+
     def __setitem__(self, key: str, value: str) -> None:
+        now = time.time()
         with self._lock:
-            self._items[key] = (value, time.monotonic())
+            self._items[key], self._seen[key] = (value, now), now
+        if self.store is not None:
+            try:
+                self.store.session_put(self._hash(key), value, now)
+            except SentimentError:
+                log.warning("sign-in sessions: the store cannot be written; this sign-in "
+                            "holds on this replica only")
 
     def __delitem__(self, key: str) -> None:
         with self._lock:
-            del self._items[key]
+            found = self._items.pop(key, None)
+            self._seen.pop(key, None)
+        if self.store is not None:
+            try:
+                self.store.session_delete(self._hash(key), older_than=time.time() - self.ttl_s)
+            except SentimentError:
+                log.warning("sign-in sessions: the store cannot be written")
+        elif found is None:
+            raise KeyError(key)
 
-    def __iter__(self) -> Any:
+    def __iter__(self) -> Any:  # this process's own tokens (the store holds hashes only)
         with self._lock:
-            keys = [k for k in list(self._items) if self._live(k) is not None]
-        return iter(keys)
+            keys = list(self._items)
+        return iter([k for k in keys if self._lookup(k) is not None])
 
     def __len__(self) -> int:
         return len(list(iter(self)))
@@ -479,11 +525,19 @@ class Door:
         ``SENTIMENT_SESSION_SECRET`` the same cookie name on every replica."""
         if gradio_app is None or isinstance(getattr(gradio_app, "tokens", None), Sessions):
             return
+        store = None
+        secret = settings.session_secret
+        try:
+            store = get_store(settings)
+            secret = secret or store.installation_secret("cookie", secrets.token_urlsafe(32))
+        except SentimentError:
+            log.warning("the monitoring store cannot be reached: sign-ins hold on this "
+                        "replica only")
         gradio_app.tokens = Sessions(settings.session_hours * 3600,
-                                     dict(getattr(gradio_app, "tokens", {}) or {}))
-        if settings.session_secret:
+                                     dict(getattr(gradio_app, "tokens", {}) or {}), store)
+        if secret:  # the same cookie name on every replica of the store
             gradio_app.cookie_id = hashlib.sha256(
-                b"cookie:" + settings.session_secret.encode()).hexdigest()[:32]
+                b"cookie:" + secret.encode()).hexdigest()[:32]
 
     async def _check_body(self, scope: dict, receive: Any, headers: dict[str, str],
                           settings: Settings, send: Any) -> Any:

@@ -155,6 +155,7 @@ class Settings:
     upload_quota_mb: float = 500.0  # per user, in the upload cache
     prediction_retention_days: float = 90.0
     prediction_max_rows: int = 2_000_000
+    batch_lane_kb: int = 512  # batch files above this size are scored in a child process
 
     @property
     def auth_enabled(self) -> bool:
@@ -238,6 +239,7 @@ def get_settings() -> Settings:
         prediction_retention_days=_float("SENTIMENT_PREDICTION_RETENTION_DAYS", 90.0, 0.0,
                                          36_500.0),
         prediction_max_rows=_int("SENTIMENT_PREDICTION_MAX_ROWS", 2_000_000, 0, 10**10),
+        batch_lane_kb=_int("SENTIMENT_BATCH_LANE_KB", 512, 0, 10**9),
     )
 
 

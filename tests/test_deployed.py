@@ -12,6 +12,7 @@ import json
 import threading
 import time
 
+import pandas as pd
 import pytest
 import requests
 from gradio_client import Client
@@ -240,3 +241,36 @@ def test_forwarded_addresses_are_not_believed(server: AppServer) -> None:
                            data={"username": "mallory", "password": f"guess-{i}"}).status_code
              for i in range(8)]
     assert 429 in codes, codes
+
+
+def test_large_batch_files_run_in_their_own_lane_one_per_user(server: AppServer, corpus,
+                                                              tmp_path) -> None:
+    """21.10: one viewer's two 200k-row batches stalled everyone's predictions; large
+    files are now scored in a child process, one file per user at a time."""
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    big = tmp_path / "big.csv"
+    frame = corpus.sample(n=8000, replace=True, random_state=3)[["text"]]
+    frame.to_csv(big, index=False)
+    assert big.stat().st_size > 512 * 1024
+    viewer = Client(server.url, auth=VIEWER, verbose=False)
+    jobs = [viewer.submit(file=handle_file(str(big)), api_name="/predict_batch")
+            for _ in range(2)]
+    outcomes = []
+    for job in jobs:
+        try:
+            outcomes.append(job.result(timeout=300))
+        except AppError as exc:
+            outcomes.append(str(exc))
+    done = [o for o in outcomes if isinstance(o, tuple | list)]
+    refused = [o for o in outcomes if isinstance(o, str)]
+    assert len(done) == 1 and len(refused) == 1, outcomes
+    assert "already have a batch file" in refused[0]
+    path, summary = done[0]
+    assert summary["lane"] == "batch process" and summary["rows"] == 8000
+    scored = pd.read_csv(path)
+    assert set(scored["label"]) <= {"positive", "negative"} and len(scored) == 8000
+    other = Client(server.url, auth=ADMIN, verbose=False)  # another user is not held back
+    label, _ = other.predict(text="lovely", api_name="/predict")
+    assert label["label"] in ("positive", "negative")
