@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -29,19 +31,28 @@ import gradio as gr  # noqa: E402 - telemetry must be off before gradio is impor
 import pandas as pd  # noqa: E402
 
 import security  # noqa: E402
-from sentiment import dashboard, durable, lifecycle, review, summaries  # noqa: E402
+from sentiment import (  # noqa: E402
+    batch_lane,
+    dashboard,
+    durable,
+    lifecycle,
+    review,
+    summaries,
+)
 from sentiment.errors import CancelledError, SentimentError  # noqa: E402
 from sentiment.models import available_types, get_model_type  # noqa: E402
 from sentiment.service import SentimentService, registry_note  # noqa: E402
 from ui_text import I18N, t  # noqa: E402
 
 log = logging.getLogger("app")
+ROOT = Path(__file__).resolve().parent
 try:
     SETTINGS = get_settings()
 except SettingsError as _exc:  # one clear line, not a traceback
     sys.exit(f"error: {_exc}")
 EXAMPLES = ["I love this airline, the crew was amazing!", "Worst flight ever. Lost my bag again.",
             "@united thanks for the quick rebooking :)", "3 hours on the tarmac and no updates..."]
+security.upload_folder()  # Gradio's upload cache: a folder of this process
 _service: SentimentService | None = None
 _service_lock = threading.Lock()
 _ready = threading.Event()  # cleared only while a first-start bootstrap runs
@@ -58,11 +69,23 @@ def service() -> SentimentService:
         return _service
 
 
+def _followed(previous: str | None, new: str) -> None:
+    """The served version changed: make the registry's tags and history agree with the
+    alias, and say so when the move was made outside the app (the MLflow UI)."""
+    state = lifecycle.reconcile(SETTINGS)
+    if state["moved_outside"]:
+        log.warning("the production alias was moved outside the app (version %s -> %s); "
+                    "tags and history now follow it", previous, new)
+
+
 def bootstrap_in_background() -> threading.Thread:
-    """First start without blocking the page: stage 1 (the baseline, so predictions work
-    within a minute), then stage 2 (the challenger, promoted only if it wins)."""
+    """First start without blocking the page: the registry repaired where a kill left it
+    half-switched, then stage 1 (the baseline, so predictions work within a minute), then
+    stage 2 (the challenger, promoted only if it wins)."""
     def run() -> None:
         try:
+            lifecycle.reconcile(SETTINGS)
+            service().server.on_move = _followed
             result = lifecycle.bootstrap_baseline(SETTINGS, log=log.info)
             log.info(result["message"])
             service().server.snapshot()  # load the production model before the first request
@@ -157,8 +180,11 @@ def predict_batch(file: str | None, request: gr.Request = None) -> tuple[str, di
     """Classify every row of an uploaded CSV; return the result CSV and a summary."""
     if not file:
         raise gr.Error("Upload a CSV file with a text column.", print_exception=False)
-    path, summary, _ = service().predict_file(file, owner=_owner(request))
-    return path, summary
+    if batch_lane.uses_lane(file, SETTINGS):  # large files in a process of their own, one per user
+        path, summary = batch_lane.score_in_lane(file, _owner(request), SETTINGS)
+    else:
+        path, summary, _ = service().predict_file(file, owner=_owner(request))
+    return security.own_files(path), summary
 
 
 @viewer
@@ -308,7 +334,20 @@ def _models_view(lang: str = "en") -> tuple[pd.DataFrame, str]:
     if "training_dataset" in view:
         view["training_dataset"] = view["training_dataset"].map(lambda i: names.get(i, i))
     view["production"] = view["production"].map(lambda p: "★ production" if p else "")
-    return view, ""
+    return view, _moved_note(rows)
+
+
+def _moved_note(rows: pd.DataFrame) -> str:
+    """A line when the production version was put there outside the app (MLflow UI)."""
+    if "moved_outside_app" not in rows:
+        return ""
+    moved = rows[rows["production"] & (rows["moved_outside_app"].fillna("") != "")]
+    if moved.empty:
+        return ""
+    row = moved.iloc[0]
+    return (f"**Version {row['version']} was put in production outside the app (MLflow UI) "
+            f"on {row['moved_outside_app']}.** Tags and history follow the alias; check its "
+            "validation score, and promote or roll back here to choose again.")
 
 
 @viewer
@@ -505,16 +544,25 @@ def confusion_plot(result: dict | None) -> Any:
 
 @admin
 def validate(version: str, dataset_id: str | list[str], min_accuracy: float | None = None,
-             auto_promote: bool = False) -> dict:
+             auto_promote: bool = False, request: gr.Request = None) -> dict:
     """Validate a version on one or several validation datasets (ids as a list or separated
     by commas) against the bar; the gate must hold on each (admin)."""
     if not version or not dataset_id:
         raise gr.Error("Choose a version and a validation dataset.", print_exception=False)
     result = lifecycle.validate(version, dataset_id, min_accuracy, bool(auto_promote),
                                 SETTINGS)
+    _validated[_caller_key(request)] = result  # the gallery reads it here, not from the page
     if result["promoted"]:
         _serve_latest()
     return result
+
+
+_validated: dict[tuple[str, str], dict] = {}  # per signed-in user and session: last result
+
+
+def _caller_key(request: gr.Request | None) -> tuple[str, str]:
+    return (getattr(request, "username", None) or "local",
+            getattr(request, "session_hash", None) or "api")
 
 
 @viewer
@@ -546,10 +594,13 @@ def comparison(result: dict | None) -> Any:
     return gr.update(value=pd.DataFrame(rows), visible=True)
 
 
-@viewer
-def validation_gallery(result: dict | None) -> list[tuple[str, str]]:
-    """Confusion matrices, ROC and precision-recall curves of the validation runs."""
-    return lifecycle.validation_images(result, SETTINGS) if result else []
+@admin
+def validation_gallery(request: gr.Request = None) -> list[tuple[str, str]]:
+    """Confusion matrices, ROC and precision-recall curves of this caller's last validation
+    (kept on the server: paths never come from the caller)."""
+    result = _validated.get(_caller_key(request))
+    images = lifecycle.validation_images(result, SETTINGS) if result else []
+    return security.own_files(images)
 
 
 def challenger_line(state: dict | None = None) -> str:
@@ -682,9 +733,16 @@ def review_dataset_view(summary: dict | None, request: gr.Request = None) -> str
 
 
 @viewer
-def monitoring() -> dict:
-    """Feedback and alert summary."""
-    return dashboard.summary(SETTINGS)
+def monitoring(request: gr.Request = None) -> dict:
+    """Feedback and alert summary. The alerts' texts are other users' words: only the
+    admin gets them, anyone else the counts."""
+    summary = dashboard.summary(SETTINGS)
+    try:
+        security.check_role("admin", request, SETTINGS)
+    except gr.Error:
+        summary["latest_alerts"] = [{k: v for k, v in alert.items() if k != "texts"}
+                                    for alert in summary.get("latest_alerts", [])]
+    return summary
 
 
 @admin
@@ -716,13 +774,13 @@ def monitor_tick(request: gr.Request = None) -> tuple[Any, ...]:
 @admin
 def export_log(request: gr.Request = None) -> str:
     """The prediction log as CSV (admin: it holds every user's texts)."""
-    return dashboard.export_predictions(SETTINGS, owner=_owner(request))
+    return security.own_files(dashboard.export_predictions(SETTINGS, owner=_owner(request)))
 
 
 @admin
 def export_corrections(request: gr.Request = None) -> str:
     """Verified corrections as a training CSV (admin)."""
-    return dashboard.export_corrections(SETTINGS, owner=_owner(request))
+    return security.own_files(dashboard.export_corrections(SETTINGS, owner=_owner(request)))
 
 
 # ---- Layout ----------------------------------------------------------------------------
@@ -955,7 +1013,7 @@ with gr.Blocks(title="Tweet sentiment", delete_cache=(max(60, _TTL // 4), _TTL))
                                    validate_result, api_name="validate", **ADMIN)
     validated.then(validate_view, validate_result, validate_md, **PRIVATE)
     validated.then(comparison, validate_result, compare_table, **PRIVATE)
-    validated.then(validation_gallery, validate_result, validate_gallery, **PRIVATE)
+    validated.then(validation_gallery, None, validate_gallery, **PRIVATE)
     validated.then(refresh_models, None, [models_table, models_note], **PRIVATE)
     validated.then(refresh_choices, None, pickers, **PRIVATE)
 
@@ -1004,6 +1062,30 @@ with gr.Blocks(title="Tweet sentiment", delete_cache=(max(60, _TTL // 4), _TTL))
                                                      challenger_seen], **QUIET)
 
 
+def housekeeping(period_s: float | None = None) -> threading.Thread:
+    """Now and then on a schedule: uploads of dead processes and expired uploads go, and
+    the prediction log is pruned to its retention (SENTIMENT_PREDICTION_RETENTION_DAYS,
+    SENTIMENT_PREDICTION_MAX_ROWS)."""
+    period = period_s or max(60.0, SETTINGS.result_ttl_seconds / 4)
+
+    def run() -> None:
+        while True:
+            try:
+                removed = security.sweep_uploads(SETTINGS.result_ttl_seconds)
+                pruned = service().store.prune(SETTINGS.prediction_retention_days,
+                                               SETTINGS.prediction_max_rows)
+                if removed or pruned:
+                    log.info("housekeeping: %d old uploads removed, %d predictions pruned",
+                             removed, pruned)
+            except (OSError, SentimentError):
+                log.exception("housekeeping failed; it runs again in %.0f s", period)
+            time.sleep(period)
+
+    thread = threading.Thread(target=run, daemon=True, name="housekeeping")
+    thread.start()
+    return thread
+
+
 def main() -> None:
     """Check the home is writable, bootstrap the default model in the background and
     serve the app (result files expire after SENTIMENT_RESULT_TTL_SECONDS)."""
@@ -1030,12 +1112,20 @@ def main() -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
+    allowed, blocked = security.served_files(SETTINGS, ROOT)
+    security.restrict_cors(lambda: SETTINGS)
+    # uvicorn believes X-Forwarded-For only from these (its default trusts 127.0.0.1, so
+    # any local process could choose the address the sign-in throttle sees).
+    os.environ["FORWARDED_ALLOW_IPS"] = SETTINGS.trusted_proxies
+    housekeeping()
     bootstrap_in_background()
     demo.queue(default_concurrency_limit=8).launch(
+        allowed_paths=allowed, blocked_paths=blocked,
         auth=check_login if SETTINGS.auth_enabled else None,
         auth_message="Sign in: the admin may train and promote; viewers may predict.",
         max_file_size=SETTINGS.max_upload_bytes, show_error=False, ssr_mode=False, i18n=I18N,
         app_kwargs={"middleware": [
+            Middleware(security.Door, settings=lambda: SETTINGS),
             Middleware(security.ClientAddress),
             Middleware(security.AdminMount, prefix=lifecycle.MLFLOW_UI_PREFIX,
                        factory=lambda: lifecycle.mlflow_ui_app(SETTINGS),

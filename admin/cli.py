@@ -96,12 +96,27 @@ def _progress(fraction: float, message: str, metrics: dict | None = None) -> Non
     print(f"  [{fraction:4.0%}] {message}{extra}", file=sys.stderr)
 
 
+def _reconcile(settings: Any) -> None:
+    """Every command starts from a registry whose tags agree with its alias (a process
+    killed mid-promotion, or an alias moved in the MLflow UI, is repaired first)."""
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            state = lifecycle.reconcile(settings)
+    except SentimentError as exc:
+        print(f"warning: the registry could not be checked ({exc})", file=sys.stderr)
+        return
+    if state.get("moved_outside"):
+        print(f"note: version {state['production_version']} was put in production outside "
+              "the app; its tags and history now say so.", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; return the process exit code."""
     args = _parser().parse_args(argv)
     try:
         settings = get_settings()
         durable.restore(settings)  # a wiped local disk gets its databases back first
+        _reconcile(settings)
         with contextlib.redirect_stdout(sys.stderr):  # MLflow prints run links: stdout
             result = _run(args)                        # holds only the result (--json)
         durable.save(settings)

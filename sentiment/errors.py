@@ -19,3 +19,7 @@ class RefusedError(SentimentError):
 
 class CancelledError(SentimentError):
     """Training was cancelled by the user; nothing was registered."""
+
+
+class NoProductionError(NotFoundError):
+    """The registry has versions but no production alias (removed outside the app)."""

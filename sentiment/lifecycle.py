@@ -118,6 +118,14 @@ def promote(version: str, force: bool = False, actor: str = "",
     return run_promote(version, force, actor, settings or get_settings())
 
 
+def reconcile(settings: Settings | None = None) -> dict[str, Any]:
+    """Status tags and production history made to agree with the alias (see
+    :func:`sentiment.promotion.reconcile`)."""
+    from sentiment.promotion import reconcile as run_reconcile
+
+    return run_reconcile(settings or get_settings())
+
+
 def rollback(settings: Settings | None = None) -> dict[str, Any]:
     """Move production back to the previous production version."""
     from sentiment.promotion import rollback as run_rollback
@@ -160,6 +168,7 @@ def models_table(settings: Settings | None = None) -> list[dict[str, Any]]:
             "training_dataset": tags.get("training_dataset", ""),
             "validation_dataset": tags.get("validation_dataset", ""),
             "base_version": tags.get("base_version", ""), "created": info["created"],
+            "moved_outside_app": tags.get("moved_outside_app", ""),
         })
     return rows
 

@@ -25,7 +25,17 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, create_engine, event, insert, select, text, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    create_engine,
+    event,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import SQLAlchemyError
 
 from sentiment.config import Settings, is_postgres
@@ -34,9 +44,11 @@ from sentiment.monitoring_schema import (
     SchemaTooNew,
     alerts,
     feedback,
+    installation,
     migrate,
     predictions,
     review_labels,
+    sign_in_sessions,
 )
 
 log = logging.getLogger(__name__)
@@ -346,6 +358,81 @@ class SQLStore:
             conn.execute(update(review_labels).where(
                 review_labels.c.prediction_id.in_([int(i) for i in prediction_ids]),
                 review_labels.c.dataset_id.is_(None)).values(dataset_id=dataset_id))
+
+    def _prune(self, max_age_days: float, max_rows: int, now: float | None = None) -> int:
+        """Delete predictions older than ``max_age_days`` (0: no age limit) and the oldest
+        beyond ``max_rows`` (0: no bound), with their unused review labels; feedback rows
+        keep their own copy of the text and stay. Returns predictions deleted."""
+        now = time.time() if now is None else now
+        p = predictions.c
+        with self._tx(serialise=True) as conn:
+            cutoff_id = None
+            if max_rows:
+                cutoff_id = conn.execute(select(p.id).order_by(p.id.desc()).offset(max_rows)
+                                         .limit(1)).scalar()
+            clauses = []
+            if max_age_days:
+                clauses.append(p.ts < now - max_age_days * 86_400)
+            if cutoff_id is not None:
+                clauses.append(p.id <= cutoff_id)
+            if not clauses:
+                return 0
+            condition = or_(*clauses)
+            doomed = select(p.id).where(condition)
+            conn.execute(review_labels.delete().where(
+                review_labels.c.prediction_id.in_(doomed), review_labels.c.dataset_id.is_(None)))
+            return int(conn.execute(predictions.delete().where(condition)).rowcount or 0)
+
+    def prune(self, max_age_days: float, max_rows: int, now: float | None = None) -> int:
+        """The retention of the prediction log (``SENTIMENT_PREDICTION_RETENTION_DAYS``,
+        ``SENTIMENT_PREDICTION_MAX_ROWS``), applied by the app's housekeeping."""
+        return self.write(self._prune, max_age_days, max_rows, now)
+
+    # ---- sign-in sessions, shared by replicas ----------------------------------------
+
+    def _session_put(self, token_hash: str, username: str, ts: float) -> None:
+        with self._tx() as conn:
+            conn.execute(sign_in_sessions.delete().where(
+                sign_in_sessions.c.token_hash == token_hash))
+            conn.execute(insert(sign_in_sessions).values(token_hash=token_hash,
+                                                         username=username, ts=ts))
+
+    def _session_delete(self, token_hash: str, older_than: float | None = None) -> None:
+        with self._tx() as conn:
+            conn.execute(sign_in_sessions.delete().where(
+                sign_in_sessions.c.token_hash == token_hash))
+            if older_than is not None:
+                conn.execute(sign_in_sessions.delete().where(
+                    sign_in_sessions.c.ts < older_than))
+
+    def session_put(self, token_hash: str, username: str, ts: float) -> None:
+        """Record a sign-in (the token's hash: the token itself is never stored)."""
+        self.write(self._session_put, token_hash, username, ts)
+
+    def session_delete(self, token_hash: str, older_than: float | None = None) -> None:
+        """End a sign-in (and every one started before ``older_than``)."""
+        self.write(self._session_delete, token_hash, older_than)
+
+    def session_get(self, token_hash: str) -> tuple[str, float] | None:
+        """(user, start time) of a sign-in, or None."""
+        frame = self.query("SELECT username, ts FROM sign_in_sessions WHERE token_hash = :h",
+                           {"h": token_hash})
+        return None if frame.empty else (str(frame["username"].iloc[0]),
+                                         float(frame["ts"].iloc[0]))
+
+    def _installation_secret(self, key: str, candidate: str) -> str:
+        with self._tx(serialise=True) as conn:
+            found = conn.execute(select(installation.c.value).where(
+                installation.c.key == key)).scalar()
+            if found is None:
+                conn.execute(insert(installation).values(key=key, value=candidate))
+                return candidate
+            return str(found)
+
+    def installation_secret(self, key: str, candidate: str) -> str:
+        """The installation's value for ``key``: ``candidate`` when it is the first to ask
+        (every replica of one store gets the same)."""
+        return self.write(self._installation_secret, key, candidate)
 
     def label_prediction(self, prediction_id: int, label: str,
                          reviewer: str | None = None) -> str:

@@ -64,6 +64,15 @@ review_labels = Table(
     Column("ts", Float, nullable=False), Column("label", String(16), nullable=False),
     Column("reviewer", String(128)), Column("dataset_id", String(64)),
 )
+sign_in_sessions = Table(
+    "sign_in_sessions", metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("username", String(128), nullable=False), Column("ts", Float, nullable=False),
+)
+installation = Table(
+    "installation", metadata,
+    Column("key", String(64), primary_key=True), Column("value", Text, nullable=False),
+)
 schema_version = Table("schema_version", metadata,
                        Column("version", Integer, nullable=False))
 
@@ -94,8 +103,16 @@ def _review_labels(conn: Connection) -> None:
     review_labels.create(conn, checkfirst=True)
 
 
+def _sessions(conn: Connection) -> None:
+    """5: ``sign_in_sessions`` (hashed sign-in tokens, shared by every replica) and
+    ``installation`` (one secret of the installation: the session cookie's name)."""
+    sign_in_sessions.create(conn, checkfirst=True)
+    installation.create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
-    (1, _tables), (2, _verified), (3, _prediction_index), (4, _review_labels)]
+    (1, _tables), (2, _verified), (3, _prediction_index), (4, _review_labels),
+    (5, _sessions)]
 LATEST = MIGRATIONS[-1][0]
 
 

@@ -86,8 +86,42 @@ def _push(history: list[str], version: str) -> list[str]:
 def _switch(new: str, new_tags: dict[str, str], settings: Settings) -> None:
     """Move the alias (the atomic part), then derive every status tag from it."""
     registry.set_production_alias(new, settings)
-    registry.set_version_tags(new, new_tags, settings)
+    registry.set_version_tags(new, {**new_tags, MOVED_OUTSIDE_TAG: ""}, settings)
     derive_status(settings)
+
+
+MOVED_OUTSIDE_TAG = "moved_outside_app"
+
+
+def reconcile(settings: Settings | None = None) -> dict[str, Any]:
+    """Make the registry agree with its ``production`` alias, whatever happened: a
+    process killed in the middle of a switch (the alias moved, the tags or the history
+    not yet), or the alias moved in the MLflow UI. The alias is the truth: its target
+    reads ``production``, every other version that did reads ``archivé``, and the history
+    ends with the target. A move the app did not make is recorded on the version (tag
+    ``moved_outside_app``) and said in the result, so the Models tab can show it.
+    Run at every start (app and CLI) and whenever the app sees the alias move."""
+    settings = settings or get_settings()
+    with locks.hold(settings, LOCK, WAIT_S):
+        target = registry.production_version(settings)
+        history = registry.production_history(settings)
+        if target is None:
+            return {"production_version": None, "moved_outside": False,
+                    "versions": len(registry.list_versions(settings, with_metrics=False)),
+                    "history": history}
+        before = {r["version"]: r["tags"].get("status")
+                  for r in registry.list_versions(settings, with_metrics=False)}
+        moved = history[-1:] != [target]
+        if moved:
+            registry.set_production_history(_push(history, target), settings)
+            registry.set_version_tags(target, {
+                MOVED_OUTSIDE_TAG: time.strftime("%Y-%m-%d %H:%M:%S")}, settings)
+        derive_status(settings)
+        after = {r["version"]: r["tags"].get("status")
+                 for r in registry.list_versions(settings, with_metrics=False)}
+    return {"production_version": target, "moved_outside": moved,
+            "retagged": sorted(v for v in after if after[v] != before.get(v)),
+            "history": _push(history, target)}
 
 
 def derive_status(settings: Settings) -> str | None:

@@ -22,7 +22,7 @@ import pandas as pd
 
 from sentiment.config import Settings
 from sentiment.csvsafe import unescape_series, write_csv
-from sentiment.errors import CancelledError, NotFoundError, SentimentError
+from sentiment.errors import CancelledError, InvalidInputError, NotFoundError, SentimentError
 
 PRODUCTION = "production"
 HISTORY_TAG = "production_history"
@@ -108,12 +108,34 @@ def run(settings: Settings, experiment: str, run_name: str,
     try:
         yield active.info.run_id
     except (CancelledError, KeyboardInterrupt):
-        mlflow.end_run("KILLED")
+        _end_unfinished(active, "KILLED", settings)
         raise
     except BaseException:
-        mlflow.end_run("FAILED")
+        _end_unfinished(active, "FAILED", settings)
         raise
     mlflow.end_run("FINISHED")
+
+
+def _end_unfinished(active: Any, status: str, settings: Settings) -> None:
+    """End a run that did not finish: first delete what it had written to a local
+    artifact store (the run's folder and its logged models' folders: a partial model can
+    fill the disk, and nothing uses it), then end it; when the disk was full, that
+    deletion is what lets the end be recorded."""
+    import mlflow
+    import mlflow.tracking.fluent as fluent_api
+
+    _remove_local_artifacts(active.info.artifact_uri)
+    try:
+        _fail_pending_models(client(settings), active.info.experiment_id, active.info.run_id)
+    except Exception as exc:  # noqa: BLE001 - the body's error is the one to raise
+        log.error("the partial models of run %s could not be removed (%s)",
+                  active.info.run_id, exc)
+    try:
+        mlflow.end_run(status)
+    except Exception as exc:  # noqa: BLE001 - the body's error is the one to raise
+        log.error("run %s could not be ended %s (%s); the next start ends it",
+                  active.info.run_id, status, exc)
+        fluent_api._active_run_stack.get().clear()  # the next run does not nest in it
 
 
 def owner_id(pid: int | None = None) -> str:
@@ -182,7 +204,8 @@ def reconcile_runs(settings: Settings) -> list[dict[str, str]]:
 
 
 def _fail_pending_models(mlc: Any, experiment: str, run_id: str) -> bool:
-    """Mark FAILED the logged models a dead run had started writing; drop their files."""
+    """Mark FAILED the logged models a dead (or failed) run had started writing, and drop
+    the files of every one that did not get ready (MLflow marks some FAILED itself)."""
     from mlflow.entities import LoggedModelStatus
 
     removed = False
@@ -190,6 +213,7 @@ def _fail_pending_models(mlc: Any, experiment: str, run_id: str) -> bool:
                                           filter_string=f"source_run_id = '{run_id}'"):
         if model.status == LoggedModelStatus.PENDING:
             mlc.finalize_logged_model(model.model_id, "FAILED")
+        if model.status != LoggedModelStatus.READY:
             removed = _remove_local_artifacts(model.artifact_location) or removed
     return removed
 
@@ -263,6 +287,15 @@ def log_dataset(parsed: Any, dataset_type: str, source_name: str, settings: Sett
 
     tags = {"dataset_type": dataset_type, "source": source_name[:250],
             "format": parsed.format, **(extra_tags or {})}
+    digest = mlflow.data.from_pandas(parsed.frame, source=source_name, targets="label",
+                                     name=source_name[:200]).digest
+    same = [d for d in list_datasets(settings)
+            if d["digest"] == digest and d["dataset_type"] == dataset_type]
+    if same:
+        raise InvalidInputError(
+            f"These rows are already recorded as the {dataset_type} dataset "
+            f"'{same[0]['name']}' (id {same[0]['dataset_id']}, {same[0]['created']}): "
+            "nothing was added. Use that dataset, or change the file.")
     with run(settings, "datasets", f"{dataset_type}: {source_name}"[:250], tags) as run_id:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / DATASET_FILE
@@ -524,6 +557,9 @@ def ui_app(settings: Settings) -> Any:
                        "_MLFLOW_SERVER_FILE_STORE": settings.tracking_uri,
                        "_MLFLOW_SERVER_REGISTRY_STORE": settings.tracking_uri,
                        "_MLFLOW_SERVER_ARTIFACT_ROOT": settings.artifact_root})
+    # Mounted behind the app's own door (admin sign-in, origin check), MLflow's host check
+    # would refuse every host name but localhost (403 Invalid Host header on a domain).
+    os.environ.setdefault("MLFLOW_SERVER_ALLOWED_HOSTS", "*")
     from mlflow.server import app as flask_app
 
     return WSGIMiddleware(flask_app)

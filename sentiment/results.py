@@ -1,6 +1,6 @@
 """Result files handed to users (batch predictions, exports, report images) expire.
 
-Each file lives under ``<tmp>/sentiment-results/<owner>/`` where the owner is the user
+Each file lives under ``<tmp>/sentiment-<uid>/results/<owner>/`` where the owner is the user
 (or browser session) who asked. Every new file first sweeps: files older than
 ``SENTIMENT_RESULT_TTL_SECONDS`` go, then the owner's oldest files go until their total
 stays under ``SENTIMENT_RESULT_QUOTA_MB``. So 20 batch calls cannot fill the disk, and one
@@ -23,9 +23,21 @@ from sentiment.config import Settings
 _lock = threading.Lock()
 
 
+def private_root() -> Path:
+    """``<system temp>/sentiment-<uid>``, readable by this user only: the result files,
+    Gradio's upload cache and (in the app) the libraries' temporary files, each in a
+    subfolder, so that the app serves files from these folders and no other."""
+    tmp = Path(tempfile.gettempdir())
+    name = f"sentiment-{os.getuid()}"
+    base = tmp.parent if tmp.name == "tmp" and tmp.parent.name == name else tmp / name
+    base.mkdir(parents=True, exist_ok=True)
+    os.chmod(base, 0o700)  # PermissionError: another user's folder, never shared
+    return base
+
+
 def root() -> Path:
     """The folder of every result file of this machine."""
-    return Path(tempfile.gettempdir()) / "sentiment-results"
+    return private_root() / "results"
 
 
 def _owner_dir(owner: str) -> Path:

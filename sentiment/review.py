@@ -21,6 +21,7 @@ from sentiment.config import Settings, get_settings
 from sentiment.data import parse_csv, record
 from sentiment.errors import InvalidInputError
 from sentiment.monitoring import get_store
+from sentiment.textcheck import visible
 
 LABELS = ("positive", "negative")
 ORIGIN = "review queue"
@@ -89,7 +90,7 @@ def to_dataset(name: str, settings: Settings | None = None) -> dict[str, Any]:
     and are marked used only once the dataset is recorded: a refusal changes nothing.
     """
     settings = settings or get_settings()
-    name = " ".join(str(name or "").split())[:120]
+    name = visible(name or "")[:120]
     if not name:
         raise InvalidInputError("Give the new dataset a name.")
     rows = labelled(settings)

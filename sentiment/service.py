@@ -24,6 +24,7 @@ from sentiment.errors import InvalidInputError
 from sentiment.monitoring import MonitoringStore, MonitoringUnavailable, PredictionRow, get_store
 from sentiment.preprocess import well_formed
 from sentiment.serving import ModelServer
+from sentiment.textcheck import has_content
 
 LABELS = ("positive", "negative")
 log = logging.getLogger(__name__)
@@ -82,7 +83,7 @@ class SentimentService:
         served prediction."""
         from sentiment.explain import explain
 
-        if not isinstance(text, str) or not text.strip():
+        if not has_content(text):
             raise InvalidInputError("Type a text to explain (it is empty).")
         text = well_formed(text)
         if len(text) > self.settings.max_text_chars:

@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,7 @@ from sentiment.errors import InvalidInputError, NotFoundError
 from sentiment.fanout import fanout
 from sentiment.preprocess import well_formed
 from sentiment.registry import RegistryUnavailable
+from sentiment.textcheck import has_content
 
 log = logging.getLogger(__name__)
 _servers: weakref.WeakSet[ModelServer] = weakref.WeakSet()
@@ -75,6 +77,9 @@ class ModelServer:
         self._watch = watch
         self._watcher: threading.Thread | None = None
         self._stopped = threading.Event()
+        # Called (previous, new) after each swap: the app repairs the registry's tags
+        # when the alias was moved outside it.
+        self.on_move: Callable[[str | None, str], None] | None = None
         _servers.add(self)
 
     def snapshot(self) -> Snapshot:
@@ -129,8 +134,14 @@ class ModelServer:
                     log.info("version %s loaded after the alias moved to %s: dropped",
                              version, self._target)
                     return False
+                previous = current.version if current else None
                 self._snapshot = snapshot  # one assignment: the atomic swap
         log.info("serving version %s", version)
+        if self.on_move is not None:
+            try:
+                self.on_move(previous, version)
+            except Exception:  # noqa: BLE001 - serving the new version matters more
+                log.exception("after the move to version %s, on_move failed", version)
         return True
 
     def check(self) -> str | None:
@@ -195,8 +206,9 @@ class ModelServer:
 
     def predict_one(self, text: str) -> Prediction:
         """Predict one non-empty text."""
-        if not isinstance(text, str) or not text.strip():
-            raise InvalidInputError("Type a text to analyse (it is empty).")
+        if not has_content(text):
+            raise InvalidInputError("Type a text to analyse (it is empty, or only invisible "
+                                    "characters).")
         return self.predict([text])[0]
 
 

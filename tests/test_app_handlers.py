@@ -90,4 +90,4 @@ def test_result_files_expire_and_are_bounded_per_user(monkeypatch: pytest.Monkey
     os.utime(bob, (old, old))
     results.sweep(settings)
     assert not bob.exists() and not bob.parent.exists()  # expired, folder removed too
-    assert all(p.is_relative_to(tmp_path / "sentiment-results") for p in ann)
+    assert all(p.is_relative_to(tmp_path / f"sentiment-{os.getuid()}" / "results") for p in ann)

@@ -39,7 +39,8 @@ def test_predict_a_tweet_in_the_page(app_server, browser) -> None:
     label = page.locator("[data-testid='label-output-value']")
     label.wait_for(timeout=60_000)
     assert label.inner_text().strip() == "negative"
-    assert "tweet-sentiment" in page.locator("body").inner_text()
+    # The model line renders in its own event after the label: wait for it, then read it.
+    page.get_by_text("tweet-sentiment").first.wait_for(timeout=30_000)
     page.get_by_role("button", name="Wrong").click()
     page.get_by_text("Thanks, feedback recorded").wait_for(timeout=30_000)
     out = ROOT / "tests" / "artifacts"

@@ -99,13 +99,129 @@ def test_throttle_backs_off_then_locks() -> None:
     assert throttle.wait_s("client:a", now=10.0) == 0.0
 
 
-def test_a_user_name_is_locked_whatever_the_client(secured_settings, caplog) -> None:
+def test_a_locked_name_keeps_out_guessers_but_not_the_admin_from_a_clean_address(
+        secured_settings, caplog) -> None:
+    """Issue 21.9: failures sprayed from throwaway addresses locked the real admin out."""
     throttle = security.Throttle(free=2, base=30.0)
-    for i in range(2):  # a spray from several addresses
+    for i in range(2):  # a spray from several addresses locks the name
         security._client.set(f"10.0.0.{i}")
         assert not security.check_login("admin", "nope", secured_settings, throttle)
-    security._client.set("10.0.0.9")
+    assert throttle.wait_s("user:admin") > 0
+    security._client.set("10.0.0.0")  # a sprayer's address: refused, even the right one
     with caplog.at_level(logging.WARNING, logger="security"):
         assert not security.check_login("admin", "admin-secret-1", secured_settings, throttle)
     assert "throttled" in caplog.text
+    security._client.set("10.0.0.8")  # a clean address gets one try at the locked name...
+    assert not security.check_login("admin", "guess", secured_settings, throttle)
+    assert not security.check_login("admin", "admin-secret-1", secured_settings, throttle)
+    security._client.set("192.0.2.7")  # ...and the admin, from a clean address, gets in
+    assert security.check_login("admin", "admin-secret-1", secured_settings, throttle)
     assert security.check_login("ann", "viewer-pw", secured_settings, throttle)
+
+
+def test_eviction_never_frees_a_locked_entry_first() -> None:
+    """Issue 21.9: 50k sprayed failures evicted the locked admin's entry (wait 899 s -> 0)."""
+    throttle = security.Throttle(free=2, base=100.0, lock_s=900.0, max_keys=1000)
+    for _ in range(12):
+        throttle.failed("user:admin", now=0.0)
+    for i in range(5000):
+        throttle.failed(f"client:198.51.{i // 250}.{i % 250}", now=1.0)
+    assert throttle.wait_s("user:admin", now=2.0) == pytest.approx(898.0)
+    assert len(throttle._failures) <= 1001
+
+
+def test_sign_in_sessions_expire() -> None:
+    sessions = security.Sessions(ttl_s=0.2, initial={"t1": "admin"})
+    sessions["t2"] = "ann"
+    assert sessions.get("t1") == "admin" and "t2" in sessions and len(sessions) == 2
+    import time
+
+    time.sleep(0.3)
+    assert sessions.get("t1") is None and "t2" not in sessions and len(sessions) == 0
+
+
+@pytest.mark.parametrize(("origin", "host", "allowed", "expected"), [
+    ("https://app.example.com", "app.example.com", (), True),
+    ("http://app.example.com:8080", "app.example.com:8080", (), True),
+    ("https://app.example.com:443", "app.example.com", (), True),
+    ("https://evil.example", "app.example.com", (), False),
+    ("https://app.example.com.evil.example", "app.example.com", (), False),
+    ("null", "app.example.com", (), False),
+    ("http://app.example.com:8081", "app.example.com:8080", (), False),
+    ("https://crm.example.org", "app.example.com", ("https://crm.example.org",), True),
+])
+def test_origins_are_the_apps_own_or_listed(origin, host, allowed, expected) -> None:
+    assert security.origin_allowed(origin, host, allowed) is expected
+
+
+def test_origins_and_proxies_settings_fail_loudly(monkeypatch) -> None:
+    from sentiment.config import SettingsError
+
+    for name, value in (("SENTIMENT_ALLOWED_ORIGINS", "*"),
+                        ("SENTIMENT_ALLOWED_ORIGINS", "https://a.example/path"),
+                        ("SENTIMENT_TRUSTED_PROXIES", "*"),
+                        ("SENTIMENT_TRUSTED_PROXIES", "not-an-ip"),
+                        ("SENTIMENT_COOKIE_SAMESITE", "sometimes"),
+                        ("SENTIMENT_SESSION_SECRET", "short")):
+        monkeypatch.setenv(name, value)
+        with pytest.raises(SettingsError):
+            get_settings()
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("SENTIMENT_ALLOWED_ORIGINS", "https://CRM.example.org/, http://x.test:81")
+    monkeypatch.setenv("SENTIMENT_TRUSTED_PROXIES", "127.0.0.1, 10.0.0.0/8")
+    settings = get_settings()
+    assert settings.allowed_origins == ("https://crm.example.org", "http://x.test:81")
+    assert settings.trusted_proxies == "127.0.0.1,10.0.0.0/8"
+
+
+def test_only_files_the_app_made_are_handed_out(tmp_path) -> None:
+    from sentiment import results
+
+    made = results.root() / "x" / "made.csv"
+    made.parent.mkdir(parents=True, exist_ok=True)
+    made.write_text("a")
+    assert security.own_files(str(made)) == str(made)
+    assert security.own_files([(str(made), "caption")])
+    for forged in (str(tmp_path / "mlflow.db"), str(results.root() / ".." / "tmp" / "x"),
+                   "/etc/passwd"):
+        with pytest.raises(gr.Error):
+            security.own_files([(forged, "c")])
+
+
+def test_disk_full_is_said_as_such() -> None:
+    import errno
+    import sqlite3
+
+    try:
+        raise OSError(errno.ENOSPC, "No space left on device")
+    except OSError as exc:
+        message = str(security.internal_error("train", exc))
+    assert "disk is full" in message and "error id" in message
+    wrapped = RuntimeError("commit failed")
+    wrapped.__cause__ = sqlite3.OperationalError("database or disk is full")
+    assert security.disk_full(wrapped)
+    assert "disk is full" not in str(security.internal_error("x", RuntimeError("boom")))
+
+
+def test_uploads_of_dead_processes_are_swept(tmp_path, monkeypatch) -> None:
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from sentiment import results
+
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr("tempfile.tempdir", None)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    uploads = results.private_root() / "uploads"
+    for pid, age in ((dead, 0), (str(os.getpid()), 0), (str(os.getpid()), 7200)):
+        path = uploads / pid / f"h{age}" / "file.csv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x" * 1000)
+        os.utime(path, (time.time() - age, time.time() - age))
+    assert security.sweep_uploads(ttl_s=3600) == 2
+    assert not (uploads / dead).exists()
+    assert (uploads / str(os.getpid()) / "h0" / "file.csv").exists()
+    assert not (uploads / str(os.getpid()) / "h7200" / "file.csv").exists()
