@@ -393,11 +393,16 @@ class Sessions(MutableMapping):
                     else:
                         self._items[key], self._seen[key] = item, now
         if item is not None and now - item[1] > self.ttl_s:
-            self.pop(key, None)
+            try:
+                del self[key]  # not pop(): pop reads the item first, which lands back here
+            except KeyError:
+                log.debug("sign-in session already gone")
             return None
         return item
 
     def __getitem__(self, key: str) -> str:
+        if not isinstance(key, str):  # Gradio asks for None when a request has no cookie
+            raise KeyError(key)
         item = self._lookup(key)
         if item is None:
             raise KeyError(key)

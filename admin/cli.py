@@ -11,6 +11,7 @@ import contextlib
 import json
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from admin.format import describe
@@ -98,7 +99,11 @@ def _progress(fraction: float, message: str, metrics: dict | None = None) -> Non
 
 def _reconcile(settings: Any) -> None:
     """Every command starts from a registry whose tags agree with its alias (a process
-    killed mid-promotion, or an alias moved in the MLflow UI, is repaired first)."""
+    killed mid-promotion, or an alias moved in the MLflow UI, is repaired first). A local
+    registry that does not exist yet has nothing to repair and is not created here."""
+    uri = str(settings.tracking_uri)
+    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).exists():
+        return
     try:
         with contextlib.redirect_stdout(sys.stderr):
             state = lifecycle.reconcile(settings)

@@ -225,3 +225,16 @@ def test_uploads_of_dead_processes_are_swept(tmp_path, monkeypatch) -> None:
     assert not (uploads / dead).exists()
     assert (uploads / str(os.getpid()) / "h0" / "file.csv").exists()
     assert not (uploads / str(os.getpid()) / "h7200" / "file.csv").exists()
+
+
+def test_sessions_in_a_store_are_hashed_shared_and_ignore_a_missing_cookie(tmp_path) -> None:
+    from sentiment.monitoring import SQLStore
+
+    store = SQLStore(f"sqlite:///{tmp_path / 'm.db'}")
+    one = security.Sessions(ttl_s=60, store=store)
+    other = security.Sessions(ttl_s=60, store=store)  # another replica, same store
+    one["secret-token"] = "ann"
+    assert other.get("secret-token") == "ann"
+    assert other.get(None) is None and None not in other  # Gradio asks this without a cookie
+    raw = (tmp_path / "m.db").read_bytes()
+    assert b"secret-token" not in raw  # only its hash is kept
