@@ -106,7 +106,7 @@ start_mlflow() {
   MLFLOW_DISABLE_TELEMETRY=true nohup setsid "$PYTHON" -m mlflow server \
     --backend-store-uri "$backend" --artifacts-destination "$DEPLOY_DIR/artifacts" \
     --serve-artifacts --host 127.0.0.1 --port "$MLFLOW_PORT" --workers 2 \
-    >"$DEPLOY_DIR/mlflow.log" 2>&1 &
+    </dev/null >"$DEPLOY_DIR/mlflow.log" 2>&1 &
   echo $! >"$DEPLOY_DIR/mlflow.pid"
   wait_for 120 "the MLflow server" "$PYTHON" -c \
     "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$MLFLOW_PORT/health', timeout=2)"
@@ -117,9 +117,13 @@ start_apps() {
   local i port
   for i in $(seq 1 "$REPLICAS"); do
     port=$((APP_PORT + i - 1))
-    (cd "$ROOT" && env $(print_env | xargs) SENTIMENT_HOME="$DEPLOY_DIR/replica-$i" \
-      GRADIO_SERVER_NAME=127.0.0.1 GRADIO_SERVER_PORT="$port" \
-      nohup "$PYTHON" app.py >"$DEPLOY_DIR/replica-$i.log" 2>&1 & echo $! >"$DEPLOY_DIR/replica-$i.pid")
+    # the app itself is the background job (not a subshell around it): its pid is the one
+    # kept, and nothing left behind holds the caller's output open
+    (cd "$ROOT"
+     env $(print_env | xargs) SENTIMENT_HOME="$DEPLOY_DIR/replica-$i" \
+       GRADIO_SERVER_NAME=127.0.0.1 GRADIO_SERVER_PORT="$port" \
+       nohup "$PYTHON" app.py </dev/null >"$DEPLOY_DIR/replica-$i.log" 2>&1 &
+     echo $! >"$DEPLOY_DIR/replica-$i.pid")
     echo "replica $i: http://127.0.0.1:$port (log $DEPLOY_DIR/replica-$i.log)"
   done
 }
@@ -151,7 +155,7 @@ start_lb() {
     done
   } >"$cfg"
   haproxy -c -q -f "$cfg"
-  nohup haproxy -db -f "$cfg" >"$DEPLOY_DIR/haproxy.log" 2>&1 &
+  nohup haproxy -db -f "$cfg" </dev/null >"$DEPLOY_DIR/haproxy.log" 2>&1 &
   echo $! >"$DEPLOY_DIR/haproxy.pid"
   wait_for 30 "HAProxy" "$PYTHON" -c \
     "import socket; socket.create_connection(('$LB_HOST', $LB_PORT), timeout=1)"
