@@ -31,7 +31,7 @@ EVIL = "https://evil.example"
 def server(tmp_path_factory: pytest.TempPathFactory):
     app = AppServer(tmp_path_factory.mktemp("deployed") / "home",
                     {"SENTIMENT_ADMIN_PASSWORD": ADMIN[1], "SENTIMENT_VIEWERS": "ann:viewer-pw",
-                     "SENTIMENT_MAX_BODY_KB": "256"})
+                     "SENTIMENT_MAX_BODY_KB": "256", "SENTIMENT_UPLOAD_QUOTA_MB": "5"})
     try:
         app.wait_ready()
         yield app
@@ -264,6 +264,21 @@ def test_large_batch_files_run_in_their_own_lane_one_per_user(server: AppServer,
     other = Client(server.url, auth=ADMIN, verbose=False)  # another user is not held back
     label, _ = other.predict(text="lovely", api_name="/predict")
     assert label["label"] in ("positive", "negative")
+
+
+def test_each_user_has_an_upload_quota(server: AppServer) -> None:
+    """21.6: one viewer uploaded 20 x 49 MB (+980 MB of disk). Here the quota is 5 MB per
+    user: the viewer is refused before going past it, and another user still uploads."""
+    viewer, admin = signed_in(server, VIEWER), signed_in(server, ADMIN)
+    chunk = b"text\n" + b"x" * (2 * 1024 * 1024)
+    answers = [viewer.post(f"{server.url}gradio_api/upload", timeout=30,
+                           files={"files": (f"part-{i}.csv", chunk, "text/csv")})
+               for i in range(4)]
+    codes = [a.status_code for a in answers]
+    assert codes.count(200) <= 2 and 413 in codes, codes
+    assert "Upload quota reached" in answers[codes.index(413)].text
+    assert admin.post(f"{server.url}gradio_api/upload", timeout=30,
+                      files={"files": ("admin.csv", chunk, "text/csv")}).status_code == 200
 
 
 def test_forwarded_addresses_are_not_believed(server: AppServer) -> None:
