@@ -114,13 +114,17 @@ start_mlflow() {
 }
 
 start_apps() {
-  local i port
+  local i port shared
+  # Read (and on the first run generate) the shared settings once, here: expanded inside
+  # each background command instead, the replicas raced to generate the secrets and got
+  # different ones (a sign-in then held on one replica only).
+  shared="$(print_env | xargs)"
   for i in $(seq 1 "$REPLICAS"); do
     port=$((APP_PORT + i - 1))
     # the app itself is the background job (not a subshell around it): its pid is the one
     # kept, and nothing left behind holds the caller's output open
     (cd "$ROOT"
-     env $(print_env | xargs) SENTIMENT_HOME="$DEPLOY_DIR/replica-$i" \
+     env $shared SENTIMENT_HOME="$DEPLOY_DIR/replica-$i" \
        GRADIO_SERVER_NAME=127.0.0.1 GRADIO_SERVER_PORT="$port" \
        nohup "$PYTHON" app.py </dev/null >"$DEPLOY_DIR/replica-$i.log" 2>&1 &
      echo $! >"$DEPLOY_DIR/replica-$i.pid")

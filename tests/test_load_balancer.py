@@ -117,6 +117,24 @@ def test_programs_sign_in_and_run_the_lifecycle_through_the_balancer(balanced, c
     assert admin.predict(api_name="/rollback")["production_version"] == "1"
 
 
+def test_a_sign_in_on_one_replica_holds_on_the_other(balanced) -> None:
+    """The replicas raced to generate the installation's session secret at start and
+    each got its own: the cookie of a sign-in on one was unknown to the other."""
+    import requests
+
+    replicas = [f"http://127.0.0.1:{balanced.app_port + i}/" for i in (0, 1)]
+    first = requests.Session()
+    assert first.post(f"{replicas[0]}login", timeout=10,
+                      data={"username": ADMIN[0], "password": ADMIN[1]}).ok
+    names = {c.name for c in first.cookies}
+    other = requests.Session()
+    assert other.post(f"{replicas[1]}login", timeout=10,
+                      data={"username": VIEWER[0], "password": VIEWER[1]}).ok
+    assert {c.name for c in other.cookies} == names  # one cookie name for the installation
+    answer = requests.get(f"{replicas[1]}config", cookies=first.cookies, timeout=10)
+    assert answer.status_code == 200, answer.text[:300]  # replica 1's sign-in, on replica 2
+
+
 def test_a_browser_signs_in_and_stays_signed_in_when_its_replica_dies(balanced) -> None:
     """The browser stayed on the login page after a correct sign-in; now it signs in,
     and when its replica is killed it carries on on the other one."""
