@@ -31,17 +31,17 @@ import gradio as gr  # noqa: E402 - telemetry must be off before gradio is impor
 import pandas as pd  # noqa: E402
 
 import security  # noqa: E402
-from sentiment import (  # noqa: E402
-    batch_lane,
-    dashboard,
-    durable,
-    lifecycle,
-    review,
-    summaries,
-)
+from sentiment import lifecycle, summaries  # noqa: E402
 from sentiment.errors import CancelledError, SentimentError  # noqa: E402
+from sentiment.infra import durable  # noqa: E402
 from sentiment.models import available_types, get_model_type  # noqa: E402
-from sentiment.service import SentimentService, registry_note  # noqa: E402
+from sentiment.monitoring import (  # noqa: E402
+    dashboard,  # noqa: E402
+    review,  # noqa: E402
+)
+from sentiment.serving import batch_lane  # noqa: E402
+from sentiment.serving.service import SentimentService, registry_note  # noqa: E402
+from sentiment.vocabulary import COMPARED, ROLE_WORDS, TRAINING, VALIDATION  # noqa: E402
 from ui_text import I18N, t  # noqa: E402
 
 log = logging.getLogger("app")
@@ -267,7 +267,7 @@ def upload_validation(file: str | None, name: str | None = None) -> dict:
 @viewer
 def suggest_name(file: str | None) -> Any:
     """A chosen file proposes its name (without .csv) as the dataset's, to edit."""
-    from sentiment.data import dataset_name
+    from sentiment.data.ingest import dataset_name
 
     return dataset_name(None, Path(file).name) if file else gr.skip()
 
@@ -285,7 +285,6 @@ def upload_view(summary: dict | None, request: gr.Request = None) -> tuple[str, 
                       y_lim=[0, max(1, int(balance["rows"].max() * 1.1))]))
 
 
-ROLE_WORDS = {"jdd entrainement": "training", "jdd validation": "validation"}
 
 
 def _datasets_frame() -> pd.DataFrame:
@@ -382,9 +381,9 @@ def _version_choices() -> list[tuple[str, str]]:
 def refresh_choices() -> tuple[Any, ...]:
     """Dataset and version pickers, refreshed after any change."""
     versions = _version_choices()
-    return (gr.update(choices=_choices("jdd entrainement")),
+    return (gr.update(choices=_choices(TRAINING)),
             gr.update(choices=[("(none: from scratch)", "")] + versions),
-            gr.update(choices=versions), gr.update(choices=_choices("jdd validation")),
+            gr.update(choices=versions), gr.update(choices=_choices(VALIDATION)),
             gr.update(choices=versions))
 
 
@@ -530,7 +529,7 @@ def train_view(result: dict | None, request: gr.Request = None) -> tuple[str, An
 @viewer
 def confusion_plot(result: dict | None) -> Any:
     """Confusion matrix of a training or validation result."""
-    from sentiment.reports import confusion_figure
+    from sentiment.pipeline.reports import confusion_figure
 
     metrics = (result or {}).get("metrics")
     if not metrics or "tn" not in metrics:
@@ -571,9 +570,6 @@ def validate_view(result: dict | None, request: gr.Request = None) -> str:
     return summaries.validate(result, _lang(request)) if result else ""
 
 
-COMPARED = ("balanced_accuracy", "accuracy", "macro_f1", "f1", "precision", "recall",
-            "recall_negative", "recall_positive", "predicted_positive_rate",
-            "actual_positive_rate", "roc_auc")
 
 
 @viewer
@@ -792,7 +788,7 @@ SWITCH = {"concurrency_id": "switch", "concurrency_limit": 1}
 PRIVATE = {"api_visibility": "private"}
 QUIET = {**PRIVATE, "show_progress": "hidden"}  # timers: no spinner every few seconds
 
-# Gradio's copies of uploads and result files expire like ours (sentiment.results).
+# Gradio's copies of uploads and result files expire like ours (sentiment.infra.results).
 _TTL = int(SETTINGS.result_ttl_seconds)
 with gr.Blocks(title="Tweet sentiment", delete_cache=(max(60, _TTL // 4), _TTL)) as demo:
     gr.Markdown(t("title"))

@@ -35,10 +35,10 @@ from typing import Any
 
 import gradio as gr
 
-from sentiment import results
 from sentiment.config import Settings
 from sentiment.errors import SentimentError
-from sentiment.monitoring import get_store
+from sentiment.infra import results
+from sentiment.monitoring.store import get_store
 
 log = logging.getLogger("security")
 ROLES = ("viewer", "admin")
@@ -624,7 +624,7 @@ def served_files(settings: Settings, app_folder: Path) -> tuple[list[str], list[
 
     Gradio lets a handler return any file of the working folder or of the system's temp
     folder. Here the libraries' temp files go to a private folder of their own, result
-    files to another (:func:`sentiment.results.root`) and Gradio's upload cache to a
+    files to another (:func:`sentiment.infra.results.root`) and Gradio's upload cache to a
     third, one folder per process (:func:`upload_folder`); the app folder, the home and
     the databases are blocked, so a handler can return nothing but a file made for it.
     Called once at start, before ``launch``.
@@ -695,7 +695,7 @@ def _alive(pid: int) -> bool:
 
 def own_files(value: Any) -> Any:
     """``value`` (a path, or a gallery's (path, caption) pairs), after checking that every
-    file in it is a result file this app made (:func:`sentiment.results.root`): a handler
+    file in it is a result file this app made (:func:`sentiment.infra.results.root`): a handler
     never hands out a file whose path came from elsewhere."""
     root = results.root().resolve()
     paths = [value] if isinstance(value, str | Path) else \

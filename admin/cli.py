@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from admin.format import describe
-from sentiment import durable, lifecycle
+from sentiment import lifecycle
 from sentiment.config import SettingsError, get_settings
 from sentiment.errors import SentimentError
+from sentiment.infra import durable
 from sentiment.models import available_types
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sentiment.vocabulary import HEADLINE
+
 
 def table(rows: list[dict[str, Any]], columns: list[str] | None = None) -> str:
     """A plain aligned text table."""
@@ -19,9 +21,7 @@ def table(rows: list[dict[str, Any]], columns: list[str] | None = None) -> str:
 
 def metrics_line(metrics: dict[str, float]) -> str:
     """balanced_accuracy 0.861, accuracy 0.881, f1 0.79, ..."""
-    names = ("balanced_accuracy", "accuracy", "macro_f1", "precision", "recall", "f1",
-             "roc_auc")
-    line = ", ".join(f"{n} {metrics[n]:.4f}" for n in names if n in metrics)
+    line = ", ".join(f"{n} {metrics[n]:.4f}" for n in HEADLINE if n in metrics)
     if "recall_negative" in metrics:
         line += (f"\n  recall negative {metrics['recall_negative']:.4f} / positive "
                  f"{metrics['recall_positive']:.4f}; predicted positive "

@@ -19,9 +19,9 @@ def main() -> None:
     isolated_home()
     from sentiment import lifecycle
     from sentiment.config import get_settings
-    from sentiment.evaluate import compute_metrics
+    from sentiment.metrics import compute_metrics
     from sentiment.registry import load_dataset
-    from sentiment.serving import ModelServer
+    from sentiment.serving.server import ModelServer
 
     boot = lifecycle.bootstrap(log=lambda m: None)
     settings = get_settings()

@@ -6,7 +6,7 @@ stopping hold-out of the 80% part, ONNX export) in a temporary SENTIMENT_HOME an
 on the fixed 20% split (seed 42). Every serving path of a version is measured in the same
 run: ONNX Runtime (float, and int8 for minilm) and the Keras path it replaced; for
 tfidf_logreg the fast scorer and the scikit-learn pipeline; for the two GIL-bound types
-also the served path of large batches, split across worker processes (sentiment.fanout,
+also the served path of large batches, split across worker processes (sentiment.serving.fanout,
 measured once the workers are up). Single-prediction p50 is
 in-process over 200 calls after warm-up; batch rows/s is median of 3 runs over the 5,531
 test texts and, for the fast types, over 100,000 rows (the test texts repeated); size is
@@ -27,7 +27,7 @@ import tempfile
 from pathlib import Path
 
 from bench.common import ROOT, isolated_home, latency_ms, median_seconds, sentiment140_split
-from sentiment.fanout import FAN_FROM
+from sentiment.serving.fanout import FAN_FROM
 
 PUBLISHED = {"tfidf_logreg": "TF-IDF + LR 0.76-0.82", "bilstm": "LSTM 0.78-0.835",
              "minilm": "DistilBERT fine-tuned 0.85", "vader": "-"}
@@ -72,7 +72,7 @@ def loaded_mb(version: str, backend: str) -> float:
 
 
 def measure(name: str, predictor, test, big: bool) -> dict:
-    from sentiment.evaluate import compute_metrics
+    from sentiment.metrics import compute_metrics
 
     texts = test["text"].tolist()
     metrics = compute_metrics(test["label"].to_numpy(), predictor.predict_proba(texts))
@@ -124,8 +124,8 @@ def measure_in_process(version: str, backend: str, label: str, big: bool) -> dic
     with tempfile.TemporaryDirectory() as tmp:
         folder = registry.model_dir(version, settings, Path(tmp))
         if backend == "fanout":  # as the server does from FAN_FROM rows: steady state
-            from sentiment.fanout import Fanout
-            from sentiment.pyfunc_model import SentimentModel
+            from sentiment.models.pyfunc import SentimentModel
+            from sentiment.serving.fanout import Fanout
 
             model = SentimentModel()
             model.load_dir(folder)

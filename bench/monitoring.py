@@ -16,7 +16,7 @@ def main() -> None:
     isolated_home()
     from sentiment import lifecycle
     from sentiment.config import get_settings
-    from sentiment.service import SentimentService
+    from sentiment.serving.service import SentimentService
 
     lifecycle.bootstrap(log=lambda m: None)
     settings = get_settings()

@@ -89,9 +89,9 @@ def main() -> None:
     if args.skip_bootstrap_challenger:
         os.environ["SENTIMENT_BOOTSTRAP_CHALLENGER"] = "none"
     from sentiment import lifecycle, registry
-    from sentiment.bootstrap import bootstrap_baseline, bootstrap_challenger
     from sentiment.config import get_settings
-    from sentiment.evaluate import compute_metrics
+    from sentiment.metrics import compute_metrics
+    from sentiment.pipeline.bootstrap import bootstrap_baseline, bootstrap_challenger
 
     settings = get_settings()
     started = time.perf_counter()

@@ -38,7 +38,7 @@ def _production_version() -> str:
 def _spark_seconds(source: Path, folder: Path, runs: int) -> tuple[float, pd.DataFrame]:
     """Score in one Spark session (started once), timing each job."""
     from sentiment.config import get_settings
-    from sentiment.scoring import score
+    from sentiment.serving.scoring import score
 
     times = []
     for run in range(runs + 1):  # the first run starts the JVM and the Python workers

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sentiment.models import MODEL_TYPES
+from sentiment.vocabulary import GATE_METRICS, MODEL_TYPE_MODULES
 
 # Outbound calls are off unless the operator turns them back on explicitly.
 OFFLINE_DEFAULTS = {
@@ -51,7 +51,7 @@ def _default_home() -> Path:
 def _default_db_dir(home: Path) -> Path:
     """SQLite files stay on local disk: a home on ``/data`` (a Space's storage bucket,
     where SQLite locks and corrupts under concurrent writers) keeps them in
-    ``./.sentiment-db``, and :mod:`sentiment.durable` copies them back to the home."""
+    ``./.sentiment-db``, and :mod:`sentiment.infra.durable` copies them back to the home."""
     data = Path("/data")
     if home == data or data in home.parents:
         return Path(".sentiment-db").resolve()
@@ -75,7 +75,6 @@ def _int(name: str, default: int, low: int, high: int) -> int:
     return int(_float(name, default, low, high))
 
 
-GATE_METRICS = ("balanced_accuracy", "macro_f1", "accuracy")
 
 
 def _choice(name: str, default: str, choices: tuple[str, ...]) -> str:
@@ -201,7 +200,7 @@ def get_settings() -> Settings:
         max_regression=_float("SENTIMENT_MAX_REGRESSION", 0.01, 0.0, 1.0),
         gate_metric=_choice("SENTIMENT_GATE_METRIC", "balanced_accuracy", GATE_METRICS),
         bootstrap_challenger=_choice("SENTIMENT_BOOTSTRAP_CHALLENGER", "minilm",
-                                     (*MODEL_TYPES, "none")),
+                                     (*MODEL_TYPE_MODULES, "none")),
         bootstrap_challenger_params=_json_object("SENTIMENT_BOOTSTRAP_CHALLENGER_PARAMS"),
         admin_user=env("SENTIMENT_ADMIN_USER", "admin") or "admin",
         admin_password=password,
@@ -304,7 +303,7 @@ def usable_cores() -> int:
 
 def serving_processes() -> int:
     """``SENTIMENT_SERVING_PROCESSES``: worker processes that share large batches of the
-    GIL-bound model types (:mod:`sentiment.fanout`). ``auto`` (default): one per usable
+    GIL-bound model types (:mod:`sentiment.serving.fanout`). ``auto`` (default): one per usable
     core when there are at least two; ``0`` keeps every batch in the serving process."""
     raw = (os.environ.get("SENTIMENT_SERVING_PROCESSES") or "auto").strip().lower()
     if raw == "auto":

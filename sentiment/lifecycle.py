@@ -11,37 +11,36 @@ from typing import Any
 from sentiment import registry
 from sentiment.config import Settings, get_settings
 from sentiment.models import ProgressFn, StopFn
-from sentiment.serving import ModelServer
+from sentiment.serving.server import ModelServer
+from sentiment.vocabulary import VERSION_METRICS
 
 MLFLOW_UI_PREFIX = registry.UI_PREFIX
-KEY_METRICS = ("val_balanced_accuracy", "val_accuracy", "val_f1", "val_roc_auc",
-               "training_time_s")
 
 
 def bootstrap(settings: Settings | None = None, log: Any = print) -> dict[str, Any]:
     """First start, both stages: the baseline in production, then the challenger."""
-    from sentiment.bootstrap import bootstrap as run_bootstrap
+    from sentiment.pipeline.bootstrap import bootstrap as run_bootstrap
 
     return run_bootstrap(settings or get_settings(), log)
 
 
 def bootstrap_baseline(settings: Settings | None = None, log: Any = print) -> dict[str, Any]:
     """First start, stage 1: ensure a production model exists (the balanced baseline)."""
-    from sentiment.bootstrap import bootstrap_baseline as run_stage
+    from sentiment.pipeline.bootstrap import bootstrap_baseline as run_stage
 
     return run_stage(settings or get_settings(), log)
 
 
 def bootstrap_challenger(settings: Settings | None = None, log: Any = print) -> dict[str, Any]:
     """First start, stage 2: the challenger, promoted only if it beats production."""
-    from sentiment.bootstrap import bootstrap_challenger as run_stage
+    from sentiment.pipeline.bootstrap import bootstrap_challenger as run_stage
 
     return run_stage(settings or get_settings(), log)
 
 
 def challenger_status(settings: Settings | None = None) -> dict[str, Any] | None:
     """Stage 2's progress or outcome, or None when it never ran on this home."""
-    from sentiment import challenger
+    from sentiment.pipeline import challenger
 
     return challenger.status(settings or get_settings())
 
@@ -50,7 +49,7 @@ def ingest(path: str, role: str, settings: Settings | None = None,
            name: str | None = None) -> dict[str, Any]:
     """Ingest one CSV as a training or validation dataset, named ``name`` (default: the
     file name without ``.csv``)."""
-    from sentiment.data import ingest_file
+    from sentiment.data.ingest import ingest_file
 
     return ingest_file(path, role, settings or get_settings(), name)
 
@@ -58,7 +57,7 @@ def ingest(path: str, role: str, settings: Settings | None = None,
 def rename_dataset(dataset_id: str, name: str, settings: Settings | None = None
                    ) -> dict[str, Any]:
     """Give an ingested dataset another display name (its id and rows do not change)."""
-    from sentiment.data import dataset_name
+    from sentiment.data.ingest import dataset_name
     from sentiment.errors import InvalidInputError
 
     settings = settings or get_settings()
@@ -79,7 +78,7 @@ def train(model_type: str, dataset_id: str, base_version: str | None = None,
           should_stop: StopFn | None = None, settings: Settings | None = None
           ) -> dict[str, Any]:
     """Train a new version (status ``à valider``)."""
-    from sentiment.train import train as run_train
+    from sentiment.pipeline.train import train as run_train
 
     return run_train(model_type, dataset_id, base_version, params, progress, should_stop,
                      settings or get_settings())
@@ -88,16 +87,16 @@ def train(model_type: str, dataset_id: str, base_version: str | None = None,
 def validate(version: str, dataset_id: str, min_accuracy: float | None = None,
              auto_promote: bool = False, settings: Settings | None = None) -> dict[str, Any]:
     """Validate a version on a validation dataset."""
-    from sentiment.evaluate import validate_version
+    from sentiment.pipeline.promotion import validate_and_promote
 
-    return validate_version(version, dataset_id, min_accuracy, auto_promote,
+    return validate_and_promote(version, dataset_id, min_accuracy, auto_promote,
                             settings or get_settings())
 
 
 def validation_images(result: dict[str, Any], settings: Settings | None = None
                       ) -> list[tuple[str, str]]:
     """The figures each validation run of ``result`` logged, as (local path, caption)."""
-    from sentiment import results
+    from sentiment.infra import results
 
     settings = settings or get_settings()
     images = []
@@ -113,22 +112,22 @@ def validation_images(result: dict[str, Any], settings: Settings | None = None
 def promote(version: str, force: bool = False, actor: str = "",
             settings: Settings | None = None) -> dict[str, Any]:
     """Promote a version to production."""
-    from sentiment.promotion import promote as run_promote
+    from sentiment.pipeline.promotion import promote as run_promote
 
     return run_promote(version, force, actor, settings or get_settings())
 
 
 def reconcile(settings: Settings | None = None) -> dict[str, Any]:
     """Status tags and production history made to agree with the alias (see
-    :func:`sentiment.promotion.reconcile`)."""
-    from sentiment.promotion import reconcile as run_reconcile
+    :func:`sentiment.pipeline.promotion.reconcile`)."""
+    from sentiment.pipeline.promotion import reconcile as run_reconcile
 
     return run_reconcile(settings or get_settings())
 
 
 def rollback(settings: Settings | None = None) -> dict[str, Any]:
     """Move production back to the previous production version."""
-    from sentiment.promotion import rollback as run_rollback
+    from sentiment.pipeline.promotion import rollback as run_rollback
 
     return run_rollback(settings or get_settings())
 
@@ -164,7 +163,7 @@ def models_table(settings: Settings | None = None) -> list[dict[str, Any]]:
             "validation_metric": tags.get("validation_metric", ""),
             "validation_score": tags.get("validation_score", ""),
             "validation_accuracy": tags.get("validation_accuracy", ""),
-            **{k: round(metrics[k], 4) if k in metrics else None for k in KEY_METRICS},
+            **{k: round(metrics[k], 4) if k in metrics else None for k in VERSION_METRICS},
             "training_dataset": tags.get("training_dataset", ""),
             "validation_dataset": tags.get("validation_dataset", ""),
             "base_version": tags.get("base_version", ""), "created": info["created"],
@@ -177,7 +176,7 @@ def score(input_path: str, output_path: str, engine: str = "local", master: str 
           column: str | None = None, version: str | None = None,
           settings: Settings | None = None) -> dict[str, Any]:
     """Score a CSV or Parquet file with the production version (in-process or Spark)."""
-    from sentiment.scoring import score as run_score
+    from sentiment.serving.scoring import score as run_score
 
     return run_score(input_path, output_path, engine, master, column, version,
                      settings or get_settings())

@@ -21,8 +21,8 @@ from typing import Any
 import pandas as pd
 
 from sentiment.config import Settings
-from sentiment.csvsafe import unescape_series, write_csv
 from sentiment.errors import CancelledError, InvalidInputError, NotFoundError, SentimentError
+from sentiment.infra.csvsafe import unescape_series, write_csv
 
 PRODUCTION = "production"
 HISTORY_TAG = "production_history"
@@ -46,7 +46,7 @@ def client(settings: Settings) -> Any:
 
     with _lock:
         if settings.tracking_uri not in _clients:
-            from sentiment.relocate import rebase
+            from sentiment.infra.relocate import rebase
 
             rebase(settings)  # a home copied or mounted elsewhere keeps working
             _clients[settings.tracking_uri] = mlflow.MlflowClient(
@@ -376,11 +376,11 @@ def log_model(model_dir: Path, model_type: str, pip_requirements: list[str]) -> 
     """Log the pyfunc model of the active run; return its model URI."""
     import mlflow
 
-    from sentiment.pyfunc_model import signature
+    from sentiment.models.pyfunc import signature
 
     package = Path(__file__).resolve().parent
     info = mlflow.pyfunc.log_model(
-        name="model", python_model=str(package / "pyfunc_entry.py"),
+        name="model", python_model=str(package / "models" / "pyfunc_entry.py"),
         artifacts={"model_dir": str(model_dir)}, code_paths=[str(package)],
         signature=signature(), input_example=["I love this airline"],
         pip_requirements=pinned(["mlflow", *pip_requirements]),

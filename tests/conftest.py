@@ -47,7 +47,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     for key, value in TELEMETRY_OFF.items():
         monkeypatch.setenv(key, value)
     yield path
-    from sentiment import serving
+    from sentiment.serving import server as serving
 
     serving.stop_all()  # alias watchers of this test stop polling its registry
 
@@ -55,8 +55,8 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 @pytest.fixture(scope="session")
 def corpus() -> pd.DataFrame:
     """The default corpus, cleaned (text, label), as the package installs it."""
-    from sentiment.bootstrap import corpus_path
-    from sentiment.data import parse_csv
+    from sentiment.data.ingest import parse_csv
+    from sentiment.pipeline.bootstrap import corpus_path
 
     return parse_csv(corpus_path().read_bytes()).frame
 

@@ -11,15 +11,21 @@ from types import SimpleNamespace
 
 import pytest
 
-from sentiment import registry, results
+from sentiment import registry
 from sentiment.config import get_settings
+from sentiment.infra import results
 from tests.conftest import ROOT, TELEMETRY_OFF
 
 
 @pytest.mark.slow
-def test_stop_ends_the_run_killed_and_says_stopped(datasets: dict[str, str]) -> None:
+def test_stop_ends_the_run_killed_and_says_stopped(datasets: dict[str, str],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     """Issue 9.3: it ended FAILED and the Stop button showed 'Invalid JSON string'."""
     import app
+
+    # app read its settings when first imported, maybe by another test of this worker
+    # with another home: this test's registry is the one in the environment now.
+    monkeypatch.setattr(app, "SETTINGS", get_settings())
 
     request = SimpleNamespace(username=None, session_hash="user-1", headers={})
     answer: dict = {}

@@ -11,9 +11,9 @@ import time
 import pytest
 
 from sentiment import lifecycle, registry
-from sentiment.bootstrap import bootstrap
 from sentiment.config import get_settings
-from sentiment.serving import ModelServer
+from sentiment.pipeline.bootstrap import bootstrap
+from sentiment.serving.server import ModelServer
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow

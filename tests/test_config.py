@@ -60,7 +60,7 @@ def test_database_url_defaults_to_the_home_and_accepts_postgres(home: Path,
 def test_file_locks_exclude_other_holders_and_free_on_exit(home: Path) -> None:
     import threading
 
-    from sentiment import locks
+    from sentiment.infra import locks
 
     settings = get_settings()
     assert not locks.is_held(settings, "promotion")

@@ -6,9 +6,9 @@ import pytest
 
 from sentiment import lifecycle, registry
 from sentiment.config import get_settings
-from sentiment.csvsafe import escape_cell, unescape_cell
-from sentiment.data import parse_csv
+from sentiment.data.ingest import parse_csv
 from sentiment.errors import InvalidInputError
+from sentiment.infra.csvsafe import escape_cell, unescape_cell
 from tests.conftest import shared_file
 
 
@@ -40,7 +40,7 @@ def test_airline_neutral_rows_dropped_and_counted() -> None:
 
 
 def test_crowdflower_corpus_latin1(corpus) -> None:  # noqa: ANN001 - fixture
-    from sentiment.bootstrap import corpus_path
+    from sentiment.pipeline.bootstrap import corpus_path
 
     parsed = parse_csv(corpus_path().read_bytes())
     assert parsed.format == "CrowdFlower corpus"
@@ -141,7 +141,7 @@ def test_formula_cells_round_trip_through_the_artifact(tmp_path: Path) -> None:
 
 
 def test_batch_files_account_for_every_line(tmp_path: Path) -> None:
-    from sentiment.service import SentimentService
+    from sentiment.serving.service import SentimentService
 
     path = tmp_path / "batch.csv"
     path.write_text("id,text,lang\n1,Delayed, again, thanks a lot,en\n2,Love it,en\n3\n")

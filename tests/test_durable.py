@@ -28,9 +28,9 @@ def test_default_keeps_sqlite_off_a_data_mount(monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_save_and_restore_are_consistent_copies(split: Path, trained: dict[str, str]) -> None:
-    from sentiment import durable
     from sentiment.config import get_settings
-    from sentiment.service import SentimentService
+    from sentiment.infra import durable
+    from sentiment.serving.service import SentimentService
 
     settings = get_settings()
     assert settings.tracking_uri == f"sqlite:///{split / 'mlflow.db'}"
@@ -54,9 +54,9 @@ def test_save_and_restore_are_consistent_copies(split: Path, trained: dict[str, 
 
 
 def test_syncer_saves_only_what_changed(split: Path, trained: dict[str, str]) -> None:
-    from sentiment import durable
     from sentiment.config import get_settings
-    from sentiment.service import SentimentService
+    from sentiment.infra import durable
+    from sentiment.serving.service import SentimentService
 
     settings = get_settings()
     syncer = durable.Syncer(settings)

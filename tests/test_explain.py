@@ -17,7 +17,7 @@ def _logit(p: float) -> float:
 
 
 def test_tfidf_weights_add_up_to_the_served_log_odds(trained: dict[str, str]) -> None:
-    from sentiment.service import SentimentService
+    from sentiment.serving.service import SentimentService
 
     service = SentimentService()
     for text in TEXTS:
@@ -33,7 +33,7 @@ def test_tfidf_weights_add_up_to_the_served_log_odds(trained: dict[str, str]) ->
 
 
 def test_tfidf_weights_point_the_right_way(trained: dict[str, str]) -> None:
-    from sentiment.service import SentimentService
+    from sentiment.serving.service import SentimentService
 
     words = {w["word"]: w["weight"] for w in
              SentimentService().explain("the crew was amazing but the food was awful")["words"]}
@@ -42,9 +42,9 @@ def test_tfidf_weights_point_the_right_way(trained: dict[str, str]) -> None:
 
 
 def test_explain_refuses_bad_input_and_logs_nothing(trained: dict[str, str]) -> None:
-    from sentiment import dashboard
     from sentiment.errors import InvalidInputError
-    from sentiment.service import SentimentService
+    from sentiment.monitoring import dashboard
+    from sentiment.serving.service import SentimentService
 
     service = SentimentService()
     before = dashboard.summary()["predictions"]
@@ -58,8 +58,8 @@ def test_explain_refuses_bad_input_and_logs_nothing(trained: dict[str, str]) -> 
 
 def test_occlusion_measures_each_word(trained: dict[str, str]) -> None:
     """Occlusion on any model: removing a word changes the log-odds by its weight."""
-    from sentiment.explain import occlusion
-    from sentiment.service import SentimentService
+    from sentiment.models.explain import occlusion
+    from sentiment.serving.service import SentimentService
 
     model = SentimentService().server.snapshot().model
     text = "great crew terrible food"
@@ -74,7 +74,7 @@ def test_occlusion_measures_each_word(trained: dict[str, str]) -> None:
 @pytest.mark.slow
 def test_neural_model_is_explained_by_occlusion(datasets: dict[str, str]) -> None:
     from sentiment import lifecycle
-    from sentiment.service import SentimentService
+    from sentiment.serving.service import SentimentService
 
     version = lifecycle.train("bilstm", datasets["training"], params={"epochs": 1})["version"]
     lifecycle.promote(version, force=True, actor="test")

@@ -1,6 +1,6 @@
 """Large batches across worker processes: same answers, any failure falls back.
 
-Real trained versions, real worker processes (``python -m sentiment.fanout``) talking
+Real trained versions, real worker processes (``python -m sentiment.serving.fanout``) talking
 over pipes; nothing is mocked.
 """
 
@@ -17,9 +17,9 @@ import pytest
 
 from sentiment import lifecycle, registry
 from sentiment.config import SettingsError, get_settings, serving_processes
-from sentiment.fanout import FAN_FROM, Fanout, fanout
-from sentiment.pyfunc_model import SentimentModel
-from sentiment.serving import ModelServer
+from sentiment.models.pyfunc import SentimentModel
+from sentiment.serving.fanout import FAN_FROM, Fanout, fanout
+from sentiment.serving.server import ModelServer
 
 ODD = ["", "=cmd|' /C calc'!A0", 'quote " and \\ backslash', "new\nline", "nul\x00byte",
        "lone \ud800 surrogate", "😡 delayed again #fail", "ok " * 300]

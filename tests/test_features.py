@@ -3,7 +3,7 @@
 import numpy as np
 from sklearn.feature_extraction.text import CountVectorizer
 
-from sentiment.features import CharNgramTfidf, hashed_counts
+from sentiment.models.features import CharNgramTfidf, hashed_counts
 
 TEXTS = ["worst flight ever", "i loove it emopos", "", "a", "ça va 😡", "worst flight ever"]
 

@@ -9,7 +9,8 @@ import pytest
 from sentiment import lifecycle, registry
 from sentiment.config import SettingsError, get_settings
 from sentiment.errors import InvalidInputError
-from sentiment.evaluate import compute_metrics, dataset_ids
+from sentiment.metrics import compute_metrics
+from sentiment.pipeline.evaluate import dataset_ids
 
 FIGURES = {"confusion_matrix.png", "roc_curve.png", "precision_recall_curve.png"}
 

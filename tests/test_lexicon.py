@@ -5,8 +5,13 @@ import pandas as pd
 
 from sentiment import lifecycle, registry
 from sentiment.config import get_settings
-from sentiment.lexicon import LexiconFeatures, lexicon_path, with_word_examples, word_valences
-from sentiment.preprocess import normalize_many
+from sentiment.models.lexicon import (
+    LexiconFeatures,
+    lexicon_path,
+    with_word_examples,
+    word_valences,
+)
+from sentiment.models.preprocess import normalize_many
 
 
 def test_lexicon_is_read_from_the_installed_package() -> None:

@@ -10,10 +10,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sentiment import dashboard, lifecycle, monitoring, registry
+from sentiment import lifecycle, registry
 from sentiment.config import get_settings
-from sentiment.monitoring import SQLStore, get_store
-from sentiment.service import SentimentService
+from sentiment.monitoring import dashboard
+from sentiment.monitoring import store as monitoring
+from sentiment.monitoring.store import SQLStore, get_store
+from sentiment.serving.service import SentimentService
 from tests.conftest import Inbox, free_port
 
 WRONG = ["my flight was great", "best crew ever", "lovely seats", "so happy today",
@@ -342,7 +344,7 @@ def test_an_unversioned_store_is_migrated_and_keeps_its_rows(home: Path) -> None
     and the index, with every row kept; a store newer than the code is refused."""
     import sqlite3
 
-    from sentiment.monitoring_schema import LATEST
+    from sentiment.monitoring.schema import LATEST
 
     path = home / "old.db"
     home.mkdir(parents=True, exist_ok=True)

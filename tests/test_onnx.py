@@ -15,9 +15,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sentiment import lifecycle, registry, train
+from sentiment import lifecycle, registry
 from sentiment.config import get_settings
 from sentiment.models import get_model_type, onnx_serving
+from sentiment.pipeline import train
 from tests.conftest import SHARED_DATA, write_sample
 
 pytestmark = pytest.mark.slow

@@ -2,7 +2,7 @@
 
 import pytest
 
-from sentiment.preprocess import normalize
+from sentiment.models.preprocess import normalize
 
 
 @pytest.mark.parametrize(("raw", "expected"), [
@@ -37,7 +37,7 @@ def reference_normalize(text: object, emoticons_as_words: bool = False) -> str:
     faster :func:`normalize` must give exactly this, or served models would change."""
     import html
 
-    from sentiment import preprocess as p
+    from sentiment.models import preprocess as p
 
     if not isinstance(text, str):
         text = "" if text is None else str(text)

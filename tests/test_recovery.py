@@ -105,7 +105,7 @@ def test_a_deleted_alias_is_reported_not_rebootstrapped(trained: dict[str, str])
 
 def test_the_prediction_log_is_pruned_by_age_and_size() -> None:
     """21.6: the monitoring store was never pruned."""
-    from sentiment.monitoring import get_store
+    from sentiment.monitoring.store import get_store
 
     store = get_store(get_settings())
     ids = store.log_predictions([(f"text {i}", "positive", 0.9, "1", 1.0, "ui")

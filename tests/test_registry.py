@@ -78,7 +78,7 @@ def test_a_home_copied_elsewhere_keeps_working(trained: dict[str, str], home: Pa
     import shutil
 
     from sentiment import lifecycle
-    from sentiment.serving import ModelServer
+    from sentiment.serving.server import ModelServer
 
     moved = tmp_path / "restored" / "home"
     shutil.copytree(home, moved)

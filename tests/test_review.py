@@ -6,15 +6,15 @@ import pytest
 
 
 def _serve(texts: list[str]) -> list[dict]:
-    from sentiment.service import SentimentService
+    from sentiment.serving.service import SentimentService
 
     service = SentimentService()
     return [service.predict(t) for t in texts]
 
 
 def test_queue_lists_reported_wrong_first_then_least_confident(trained: dict[str, str]) -> None:
-    from sentiment import review
-    from sentiment.service import SentimentService
+    from sentiment.monitoring import review
+    from sentiment.serving.service import SentimentService
 
     served = _serve(["I love this crew, amazing!", "worst airline ever, awful", "ok then",
                      "the flight was a flight", "thanks a lot for nothing"])
@@ -29,8 +29,9 @@ def test_queue_lists_reported_wrong_first_then_least_confident(trained: dict[str
 
 
 def test_labelled_rows_leave_the_queue_and_become_a_dataset(trained: dict[str, str]) -> None:
-    from sentiment import lifecycle, registry, review
+    from sentiment import lifecycle, registry
     from sentiment.config import get_settings
+    from sentiment.monitoring import review
 
     served = _serve(["love it, great service", "terrible, never again", "fine I guess"])
     ids = [s["prediction_id"] for s in served]
@@ -56,8 +57,9 @@ def test_labelled_rows_leave_the_queue_and_become_a_dataset(trained: dict[str, s
 
 
 def test_bad_labels_and_one_class_change_nothing(trained: dict[str, str]) -> None:
-    from sentiment import lifecycle, review
+    from sentiment import lifecycle
     from sentiment.errors import InvalidInputError
+    from sentiment.monitoring import review
 
     served = _serve(["love it", "like it a lot"])
     with pytest.raises(InvalidInputError, match="label must be one of"):

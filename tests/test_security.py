@@ -175,7 +175,7 @@ def test_origins_and_proxies_settings_fail_loudly(monkeypatch) -> None:
 
 
 def test_only_files_the_app_made_are_handed_out(tmp_path) -> None:
-    from sentiment import results
+    from sentiment.infra import results
 
     made = results.root() / "x" / "made.csv"
     made.parent.mkdir(parents=True, exist_ok=True)
@@ -209,7 +209,7 @@ def test_uploads_of_dead_processes_are_swept(tmp_path, monkeypatch) -> None:
     import sys
     import time
 
-    from sentiment import results
+    from sentiment.infra import results
 
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     monkeypatch.setattr("tempfile.tempdir", None)
@@ -228,7 +228,7 @@ def test_uploads_of_dead_processes_are_swept(tmp_path, monkeypatch) -> None:
 
 
 def test_sessions_in_a_store_are_hashed_shared_and_ignore_a_missing_cookie(tmp_path) -> None:
-    from sentiment.monitoring import SQLStore
+    from sentiment.monitoring.store import SQLStore
 
     store = SQLStore(f"sqlite:///{tmp_path / 'm.db'}")
     one = security.Sessions(ttl_s=60, store=store)

@@ -11,7 +11,7 @@ import pytest
 from sentiment import lifecycle
 from sentiment.config import get_settings
 from sentiment.errors import InvalidInputError, NotFoundError
-from sentiment.serving import ModelServer
+from sentiment.serving.server import ModelServer
 
 TEXTS = ["I love this airline", "worst flight ever", "thanks for the upgrade :)",
          "lost my bag again", "ok"]
@@ -58,7 +58,7 @@ def test_a_newer_preprocessing_version_is_refused_clearly(trained: dict[str, str
 
     from sentiment import registry
     from sentiment.errors import RefusedError
-    from sentiment.pyfunc_model import META, SentimentModel
+    from sentiment.models.pyfunc import META, SentimentModel
 
     folder = registry.model_dir(trained["version"], get_settings(), tmp_path)
     meta = json.loads((folder / META).read_text())
@@ -81,7 +81,7 @@ def test_server_predicts_and_rejects_bad_text(trained: dict[str, str]) -> None:
 
 
 def test_a_lone_surrogate_from_json_is_served_and_logged(trained: dict[str, str]) -> None:
-    from sentiment.service import SentimentService
+    from sentiment.serving.service import SentimentService
 
     service = SentimentService()
     text = "thanks for the upgrade \ud800 :)"  # what json.loads makes of "\\ud800"

@@ -200,8 +200,8 @@ def main() -> None:
 
     from playwright.sync_api import sync_playwright
 
-    from sentiment.bootstrap import corpus_path
-    from sentiment.data import parse_csv
+    from sentiment.data.ingest import parse_csv
+    from sentiment.pipeline.bootstrap import corpus_path
     from tests.conftest import AppServer
 
     corpus = parse_csv(corpus_path().read_bytes()).frame

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from sentiment.errors import SentimentError
-from sentiment.vader import LEXICON_FILES, VaderOpinion, blend, opinion_for
+from sentiment.models.vader import LEXICON_FILES, VaderOpinion, blend, opinion_for
 
 TEXTS = ["I love this, best day ever!!", "This is awful and I hate it", "the table is brown",
          "not bad at all", "Looking forward to the concert tomorrow :)"]

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from sentiment.errors import CancelledError, InvalidInputError
+from sentiment.vocabulary import MODEL_TYPE_MODULES
 
 # progress(fraction, message[, metrics]): metrics, when given, are one finished epoch's
 ProgressFn = Callable[..., None]
@@ -98,11 +99,7 @@ class ModelType(Protocol):
     def load(self, directory: Path, backend: str | None = None) -> Predictor: ...
 
 
-MODEL_TYPES: dict[str, str] = {
-    "tfidf_logreg": "sentiment.models.tfidf_logreg",
-    "bilstm": "sentiment.models.bilstm",
-    "minilm": "sentiment.models.minilm",
-}
+MODEL_TYPES: dict[str, str] = MODEL_TYPE_MODULES
 
 
 CLASS_WEIGHT = HyperParam(

@@ -2,11 +2,11 @@
 
 ``TextVectorization`` sits inside the model (vocabulary learnt from the training data),
 then an embedding, a bidirectional LSTM, max pooling over time and a sigmoid head.
-Texts are normalised with :mod:`sentiment.preprocess` first, in training and serving
+Texts are normalised with :mod:`sentiment.models.preprocess` first, in training and serving
 alike. Classes are weighted to balance by default, and early stopping watches the
 held-out accuracy weighted the same way (the balanced accuracy). Warm start continues
 from the base version's weights and keeps its vocabulary. The served probability blends
-in VADER's with ``lexicon_weight`` (see :mod:`sentiment.vader`).
+in VADER's with ``lexicon_weight`` (see :mod:`sentiment.models.vader`).
 
 Serving: a logged version also carries the network after its ``TextVectorization`` as
 ONNX (:mod:`onnx_serving`) with the vocabulary beside it, and is served by ONNX Runtime
@@ -44,8 +44,8 @@ from sentiment.models.keras_common import (
     scatter,
 )
 from sentiment.models.minilm_encoder import load_tokenizer, pad, wheel_dir
-from sentiment.preprocess import normalize_many
-from sentiment.vader import LEXICON_WEIGHT, blend, blend_while, opinion_for
+from sentiment.models.preprocess import normalize_many
+from sentiment.models.vader import LEXICON_WEIGHT, blend, blend_while, opinion_for
 
 FILE = "model.keras"
 CONFIG = "bilstm.json"
@@ -206,7 +206,7 @@ class BiLSTM:
         k = keras()
         k.utils.set_random_seed(42)
         progress(0.0, "building the vocabulary")
-        from sentiment.lexicon import with_word_examples  # training only (scikit-learn)
+        from sentiment.models.lexicon import with_word_examples  # training only (scikit-learn)
 
         texts, labels = with_word_examples(texts, labels, str(params["lexicon"]))
         train_x, val_x = normalize_many(texts), normalize_many(val_texts)

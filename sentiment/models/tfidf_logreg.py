@@ -3,7 +3,7 @@
 One scikit-learn pipeline (normalise -> word + char TF-IDF + lexicon features ->
 logistic regression) that trains in seconds on a laptop. By default the classes are
 weighted to balance (a skewed corpus must not teach "always negative") and the VADER
-lexicon adds general knowledge of sentiment words (:mod:`sentiment.lexicon`), which is
+lexicon adds general knowledge of sentiment words (:mod:`sentiment.models.lexicon`), which is
 what carries the model beyond the vocabulary of its training data. Warm start refits on
 the new data with the base version's vocabulary kept, and starts the solver from the
 base version's weights.
@@ -24,8 +24,6 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from sentiment.features import CharNgramTfidf
-from sentiment.lexicon import LexiconFeatures, with_word_examples
 from sentiment.models import (
     CLASS_WEIGHT,
     LEXICON,
@@ -36,8 +34,10 @@ from sentiment.models import (
     StopFn,
     check_stop,
 )
+from sentiment.models.features import CharNgramTfidf
+from sentiment.models.lexicon import LexiconFeatures, with_word_examples
+from sentiment.models.preprocess import TOKEN_PATTERN, normalize_many
 from sentiment.models.tfidf_fast import FastScorer
-from sentiment.preprocess import TOKEN_PATTERN, normalize_many
 
 FILE = "pipeline.joblib"
 PARALLEL_FROM = 20_000

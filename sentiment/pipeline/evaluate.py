@@ -18,42 +18,9 @@ import numpy as np
 from sentiment import registry
 from sentiment.config import Settings, get_settings
 from sentiment.errors import InvalidInputError
-from sentiment.reports import validation_figures
-
-
-def compute_metrics(labels: np.ndarray, proba: np.ndarray) -> dict[str, float]:
-    """Every metric the gate and the reports use, at the 0.5 threshold.
-
-    ``recall_negative`` / ``recall_positive`` are the per-class recalls (their mean is the
-    balanced accuracy); ``predicted_positive_rate`` beside ``actual_positive_rate`` shows
-    a model that leans to one class.
-    """
-    from sklearn.metrics import confusion_matrix, roc_auc_score
-
-    labels = np.asarray(labels).astype(int)
-    proba = np.asarray(proba, dtype=float).reshape(-1)
-    predicted = (proba >= 0.5).astype(int)
-    tn, fp, fn, tp = (int(x) for x in confusion_matrix(labels, predicted, labels=[0, 1]).ravel())
-    total = max(len(labels), 1)
-    recall_pos = tp / (tp + fn) if tp + fn else float("nan")
-    recall_neg = tn / (tn + fp) if tn + fp else float("nan")
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    f1_pos = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
-    f1_neg = 2 * tn / (2 * tn + fn + fp) if tn else 0.0
-    present = [r for r in (recall_neg, recall_pos) if r == r]
-    both = bool(tp + fn) and bool(tn + fp)
-    return {
-        "accuracy": (tp + tn) / total,
-        "balanced_accuracy": float(np.mean(present)) if present else float("nan"),
-        "precision": precision,
-        "recall": 0.0 if recall_pos != recall_pos else recall_pos,
-        "f1": f1_pos,
-        "macro_f1": (f1_pos + f1_neg) / 2 if both else (f1_pos or f1_neg),
-        "roc_auc": float(roc_auc_score(labels, proba)) if both else float("nan"),
-        "recall_negative": recall_neg, "recall_positive": recall_pos,
-        "predicted_positive_rate": (tp + fp) / total, "actual_positive_rate": (tp + fn) / total,
-        "rows": len(labels), "tn": tn, "fp": fp, "fn": fn, "tp": tp,
-    }
+from sentiment.metrics import compute_metrics
+from sentiment.pipeline.reports import validation_figures
+from sentiment.vocabulary import PRODUCTION, REJECTED, VALIDATED, VALIDATION
 
 
 def score_version(version: str, texts: list[str], settings: Settings) -> np.ndarray:
@@ -98,9 +65,9 @@ def _check_dataset(version: str, production: str | None, dataset_id: str, thresh
                    must_beat: bool, settings: Settings) -> dict[str, Any]:
     """Score candidate and production on one validation dataset; log one validation run."""
     frame, dataset = registry.load_dataset(dataset_id, settings)
-    if dataset["dataset_type"] != "jdd validation":
+    if dataset["dataset_type"] != VALIDATION:
         raise InvalidInputError(f"Dataset {dataset_id} is a {dataset['dataset_type']!r} dataset;"
-                                " validation needs a 'jdd validation' dataset.")
+                                f" validation needs a {VALIDATION!r} dataset.")
     texts, labels = frame["text"].tolist(), frame["label"].to_numpy()
     proba = score_version(version, texts, settings)
     metrics = compute_metrics(labels, proba)
@@ -134,11 +101,11 @@ def _check_dataset(version: str, production: str | None, dataset_id: str, thresh
 
 
 def validate_version(version: str | int, dataset_id: str | list[str],
-                     min_accuracy: float | None = None, auto_promote: bool = False,
-                     settings: Settings | None = None, must_beat: bool = False
-                     ) -> dict[str, Any]:
-    """Check ``version`` on one or several validation datasets; tag the verdict; promote if
-    asked and passed on every dataset. ``must_beat``: production must be strictly beaten."""
+                     min_accuracy: float | None = None, settings: Settings | None = None,
+                     must_beat: bool = False) -> dict[str, Any]:
+    """Check ``version`` on one or several validation datasets and tag the verdict.
+    ``must_beat``: production must be strictly beaten. Promoting is the pipeline's
+    (:func:`sentiment.pipeline.promotion.validate_and_promote`), not the gate's."""
     settings = settings or get_settings()
     info = registry.get_version(version, settings)
     version = info["version"]
@@ -162,16 +129,11 @@ def validate_version(version: str | int, dataset_id: str | list[str],
             "validation_metric": metric, "validation_score": f"{worst:.4f}",
             "validation_dataset": ",".join(c["dataset_id"] for c in checks)}
     current = info["tags"].get("status")
-    status = current if current == "production" else ("validé" if passed else "rejeté")
+    status = current if current == PRODUCTION else (VALIDATED if passed else REJECTED)
     registry.set_version_tags(version, {**tags, "status": status}, settings)
     result = {"version": version, "passed": passed, "reasons": reasons, "gate_metric": metric,
               "metrics": first["metrics"], "production_version": production,
               "production_metrics": first["production_metrics"], "min_accuracy": threshold,
               "validation_run_id": first["validation_run_id"], "datasets": checks,
               "promoted": False}
-    if passed and auto_promote and production != version:
-        from sentiment.promotion import promote
-
-        result["promoted"] = True
-        result["production_version"] = promote(version, settings=settings)["production_version"]
     return result

@@ -2,7 +2,7 @@
 
 One :class:`SQLStore` on ``SENTIMENT_DATABASE_URL`` through SQLAlchemy Core: SQLite in
 WAL mode under ``SENTIMENT_HOME`` by default, or PostgreSQL shared by every replica. The
-tables and their migrations are in :mod:`sentiment.monitoring_schema`; all SQL is
+tables and their migrations are in :mod:`sentiment.monitoring.schema`; all SQL is
 portable. Writes that must not interleave (feedback linking, the alert check-and-record)
 are serialised by the database itself: ``BEGIN IMMEDIATE`` on SQLite, a transaction
 advisory lock on PostgreSQL, so three wrong reports spread over two replicas claim one
@@ -40,7 +40,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from sentiment.config import Settings, is_postgres
 from sentiment.errors import SentimentError
-from sentiment.monitoring_schema import (
+from sentiment.monitoring.schema import (
     SchemaTooNew,
     alerts,
     feedback,
@@ -486,7 +486,7 @@ _stores_lock = threading.Lock()
 
 def get_store(settings: Settings) -> SQLStore:
     """The store of ``SENTIMENT_DATABASE_URL`` (one instance per process)."""
-    from sentiment import locks
+    from sentiment.infra import locks
 
     url = settings.database_url
     with _stores_lock:

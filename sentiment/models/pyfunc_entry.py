@@ -2,6 +2,6 @@
 
 from mlflow.models import set_model
 
-from sentiment.pyfunc_model import SentimentModel
+from sentiment.models.pyfunc import SentimentModel
 
 set_model(SentimentModel())

@@ -16,13 +16,13 @@ from pathlib import Path
 import pandas as pd
 
 from sentiment.config import Settings, get_settings
-from sentiment.csvread import REPAIRED, Records, align, decode, read_records
-from sentiment.csvsafe import unescape_series
+from sentiment.data.csvread import REPAIRED, Records, align, decode, read_records
+from sentiment.data.labels import LabelMapper, mapper_for
+from sentiment.data.textcheck import visible
 from sentiment.errors import InvalidInputError
-from sentiment.labels import LabelMapper, mapper_for
-from sentiment.textcheck import visible
+from sentiment.infra.csvsafe import unescape_series
+from sentiment.vocabulary import ROLES
 
-ROLES = {"training": "jdd entrainement", "validation": "jdd validation"}
 TEXT_COLUMNS = ("text", "tweet", "content", "review", "avis", "texte", "commentaire",
                 "comment", "message", "sentence")
 LABEL_COLUMNS = ("label", "airline_sentiment", "sentiment", "target", "polarity", "note",

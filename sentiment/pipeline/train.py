@@ -19,10 +19,11 @@ import numpy as np
 from sentiment import registry
 from sentiment.config import Settings, get_settings
 from sentiment.errors import InvalidInputError, RefusedError
-from sentiment.evaluate import compute_metrics
+from sentiment.metrics import compute_metrics
 from sentiment.models import ProgressFn, StopFn, check_stop, coerce_params, get_model_type
-from sentiment.pyfunc_model import write_meta
-from sentiment.reports import confusion_figure
+from sentiment.models.pyfunc import write_meta
+from sentiment.pipeline.reports import confusion_figure
+from sentiment.vocabulary import TO_VALIDATE, TRAINING
 
 HOLDOUT = 0.1
 SEED = 42
@@ -74,9 +75,9 @@ def train(model_type: str, dataset_id: str, base_version: str | int | None = Non
     kind = get_model_type(model_type)
     hyper = coerce_params(kind, params)
     frame, dataset = registry.load_dataset(dataset_id, settings)
-    if dataset["dataset_type"] != "jdd entrainement":
+    if dataset["dataset_type"] != TRAINING:
         raise InvalidInputError(f"Dataset {dataset_id} is a {dataset['dataset_type']!r} dataset;"
-                                " training needs a 'jdd entrainement' dataset.")
+                                f" training needs a {TRAINING!r} dataset.")
     fit_part, held_out = split(frame)
     base = str(base_version).strip() if base_version not in (None, "") else None
     with tempfile.TemporaryDirectory() as tmp:
@@ -166,9 +167,9 @@ def _train_run(kind: Any, hyper: dict[str, Any], fit_part: Any, held_out: Any, b
         uri = registry.log_model(model_dir, kind.name, list(kind.pip_requirements))
     version = registry.register(uri, {**{k: v for k, v in tags.items()
                                          if not k.startswith("mlflow.")},
-                                      **serving, "status": "à valider"}, settings)
+                                      **serving, "status": TO_VALIDATE}, settings)
     progress(1.0, f"registered version {version}")
     return {"version": version, "run_id": run_id, "model_type": kind.name,
             "training_dataset": dataset["dataset_id"], "base_version": tags.get("base_version"),
             "metrics": metrics, "training_time_s": round(seconds, 2), "params": hyper,
-            "history": result.history, "status": "à valider"}
+            "history": result.history, "status": TO_VALIDATE}

@@ -14,17 +14,22 @@ from typing import Any
 
 import pandas as pd
 
-from sentiment import results
-from sentiment.alerts import check_and_alert
 from sentiment.config import Settings, get_settings
-from sentiment.csvread import REPAIRED, Records, align, decode, read_records
-from sentiment.csvsafe import write_csv
-from sentiment.data import TEXT_COLUMNS, read_upload
+from sentiment.data.csvread import REPAIRED, Records, align, decode, read_records
+from sentiment.data.ingest import TEXT_COLUMNS, read_upload
+from sentiment.data.textcheck import has_content
 from sentiment.errors import InvalidInputError
-from sentiment.monitoring import MonitoringStore, MonitoringUnavailable, PredictionRow, get_store
-from sentiment.preprocess import well_formed
-from sentiment.serving import ModelServer
-from sentiment.textcheck import has_content
+from sentiment.infra import results
+from sentiment.infra.csvsafe import write_csv
+from sentiment.models.preprocess import well_formed
+from sentiment.monitoring.alerts import check_and_alert
+from sentiment.monitoring.store import (
+    MonitoringStore,
+    MonitoringUnavailable,
+    PredictionRow,
+    get_store,
+)
+from sentiment.serving.server import ModelServer
 
 LABELS = ("positive", "negative")
 log = logging.getLogger(__name__)
@@ -79,9 +84,9 @@ class SentimentService:
 
     def explain(self, text: str) -> dict[str, Any]:
         """The production model's label for ``text`` and each word's weight towards
-        positive (> 0) or negative (< 0); see :mod:`sentiment.explain`. Not logged as a
+        positive (> 0) or negative (< 0); see :mod:`sentiment.models.explain`. Not logged as a
         served prediction."""
-        from sentiment.explain import explain
+        from sentiment.models.explain import explain
 
         if not has_content(text):
             raise InvalidInputError("Type a text to explain (it is empty).")
@@ -145,7 +150,7 @@ class SentimentService:
     def predict_file(self, path: str, owner: str = "api"
                      ) -> tuple[str, dict[str, Any], pd.DataFrame]:
         """Classify every row of a CSV; return the result CSV path (an expiring file of
-        ``owner``, see :mod:`sentiment.results`), a summary and the frame."""
+        ``owner``, see :mod:`sentiment.infra.results`), a summary and the frame."""
         frame, column, rows = self.read_batch(path)
         texts = frame[column].astype(str).str.slice(0, self.settings.max_text_chars).tolist()
         started = time.perf_counter()

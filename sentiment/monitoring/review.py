@@ -18,10 +18,10 @@ from typing import Any
 import pandas as pd
 
 from sentiment.config import Settings, get_settings
-from sentiment.data import parse_csv, record
+from sentiment.data.ingest import parse_csv, record
+from sentiment.data.textcheck import visible
 from sentiment.errors import InvalidInputError
-from sentiment.monitoring import get_store
-from sentiment.textcheck import visible
+from sentiment.monitoring.store import get_store
 
 LABELS = ("positive", "negative")
 ORIGIN = "review queue"

@@ -42,7 +42,7 @@ def as_texts(model_input: Any) -> list[str]:
 
 def write_meta(directory: Path, model_type: str, extra: dict[str, Any] | None = None) -> None:
     """Record which model type reads this folder."""
-    from sentiment.preprocess import PREPROCESS_VERSION
+    from sentiment.models.preprocess import PREPROCESS_VERSION
 
     meta = {"model_type": model_type, "preprocess_version": PREPROCESS_VERSION, **(extra or {})}
     (directory / META).write_text(json.dumps(meta))
@@ -52,7 +52,7 @@ def check_preprocess_version(recorded: Any) -> None:
     """Refuse a model whose text preprocessing this code does not implement (a newer or
     unknown version): it would be served with different inputs than it was trained on."""
     from sentiment.errors import RefusedError
-    from sentiment.preprocess import PREPROCESS_VERSION
+    from sentiment.models.preprocess import PREPROCESS_VERSION
 
     version = 1 if recorded is None else recorded  # models before the field existed
     if not isinstance(version, int) or not 1 <= version <= PREPROCESS_VERSION:
@@ -87,7 +87,7 @@ class SentimentModel(PythonModel):
 
     def predict_proba(self, texts: list[str]) -> np.ndarray:
         """Probability of the positive class for each text."""
-        from sentiment.preprocess import well_formed
+        from sentiment.models.preprocess import well_formed
 
         if not texts:
             return np.zeros(0, dtype=float)

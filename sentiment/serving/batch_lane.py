@@ -3,9 +3,10 @@
 Scoring a 200,000-row file in the serving process holds its interpreter for seconds (CSV
 parsing, the model, logging, writing the result), so every user's single predictions
 waited behind it (p95 from 0.2 s to 3.6 s with two such files). A file above
-``SENTIMENT_BATCH_LANE_KB`` (512) is scored by ``python -m sentiment.batch_lane`` instead: a fresh
-process at a lower priority, on one core (no fan-out workers of its own), with the same
-settings, model registry and monitoring store, so its rows are logged like any others.
+``SENTIMENT_BATCH_LANE_KB`` (512) is scored by ``python -m sentiment.serving.batch_lane``
+instead: a fresh process at a lower priority, on one core (no fan-out workers of its own),
+with the same settings, model registry and monitoring store, so its rows
+are logged like any others.
 Each user has at most one file in the lane at a time; a second is refused with a message.
 Small files stay in-process, where starting a process would cost more than scoring them.
 """
@@ -50,9 +51,9 @@ def score_in_lane(path: str, owner: str, settings: Settings) -> tuple[str, dict[
         _running.add(owner)
     try:
         env = {**os.environ, "SENTIMENT_SERVING_PROCESSES": "0"}
-        done = subprocess.run([sys.executable, "-m", "sentiment.batch_lane", path, owner],
+        done = subprocess.run([sys.executable, "-m", "sentiment.serving.batch_lane", path, owner],
                               capture_output=True, text=True, timeout=TIMEOUT_S, env=env,
-                              cwd=str(Path(__file__).resolve().parents[1]))
+                              cwd=str(Path(__file__).resolve().parents[2]))
     except subprocess.TimeoutExpired as exc:
         raise SentimentError(f"The batch file took longer than {TIMEOUT_S:.0f} s and was "
                              "stopped.") from exc
@@ -72,7 +73,7 @@ def score_in_lane(path: str, owner: str, settings: Settings) -> tuple[str, dict[
 def main(argv: list[str]) -> int:
     """The child: score one file, print one JSON line (the result or the refusal)."""
     from sentiment.config import get_settings
-    from sentiment.service import SentimentService
+    from sentiment.serving.service import SentimentService
 
     os.nice(NICE)
     path, owner = argv

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from sentiment.features import ngram_columns
+from sentiment.models.features import ngram_columns
 
 MAX_OCCLUDED_WORDS = 200  # the batch of variants grows with the words; longer texts cut here
 _WORD = re.compile(r"\S+")

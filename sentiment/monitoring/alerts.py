@@ -18,7 +18,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from sentiment.config import Settings
-from sentiment.monitoring import MonitoringStore
+from sentiment.monitoring.store import MonitoringStore
 
 log = logging.getLogger(__name__)
 ATTEMPTS = 3

@@ -75,7 +75,7 @@ def serve(directory: str, core: int | None, inbox: BinaryIO, outbox: BinaryIO) -
     """One worker: pin to ``core``, load the version, score JSON batches until EOF."""
     if core is not None and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {core})  # ONNX Runtime then sizes itself to one thread
-    from sentiment.pyfunc_model import SentimentModel
+    from sentiment.models.pyfunc import SentimentModel
 
     try:
         model = SentimentModel()
@@ -113,7 +113,7 @@ def _stop(processes: list[subprocess.Popen]) -> None:
 class Fanout:
     """``model.predict_proba`` with large batches spread over ``processes`` workers.
 
-    ``model`` is a loaded :class:`~sentiment.pyfunc_model.SentimentModel` and
+    ``model`` is a loaded :class:`~sentiment.models.pyfunc.SentimentModel` and
     ``directory`` the folder it was loaded from (workers load their copy from it).
     """
 
@@ -167,10 +167,10 @@ class Fanout:
                 # A fresh interpreter, not fork (the server has threads) nor
                 # multiprocessing (it would re-import app.py and pickle the texts).
                 processes.append(subprocess.Popen(
-                    [sys.executable, "-m", "sentiment.fanout", str(self.directory),
+                    [sys.executable, "-m", "sentiment.serving.fanout", str(self.directory),
                      "" if core is None else str(core)],
                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0,
-                    cwd=Path(__file__).resolve().parent.parent))
+                    cwd=Path(__file__).resolve().parents[2]))
             for process in processes:
                 answer = receive(process.stdout, START_TIMEOUT)
                 if not answer.startswith(b"OK"):
@@ -236,7 +236,7 @@ def fanout(model: Any, processes: int) -> Any:
 
 
 def main() -> None:
-    """``python -m sentiment.fanout FOLDER [CORE]``: one worker on stdin/stdout."""
+    """``python -m sentiment.serving.fanout FOLDER [CORE]``: one worker on stdin/stdout."""
     from sentiment.config import apply_offline_defaults
 
     apply_offline_defaults()

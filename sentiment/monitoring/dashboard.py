@@ -12,10 +12,11 @@ from typing import Any
 
 import pandas as pd
 
-from sentiment import registry, results
+from sentiment import registry
 from sentiment.config import Settings, get_settings
-from sentiment.csvsafe import write_csv
-from sentiment.monitoring import MonitoringStore, MonitoringUnavailable, get_store
+from sentiment.infra import results
+from sentiment.infra.csvsafe import write_csv
+from sentiment.monitoring.store import MonitoringStore, MonitoringUnavailable, get_store
 
 _baselines: dict[tuple[str, str], dict[str, float]] = {}
 

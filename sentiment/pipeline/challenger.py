@@ -22,9 +22,10 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from sentiment import locks, registry
+from sentiment import registry
 from sentiment.config import Settings
 from sentiment.errors import SentimentError
+from sentiment.infra import locks
 
 STAGE_TAG = "bootstrap_stage"
 STAGE = "challenger"
@@ -111,7 +112,7 @@ def _run_locked(kind: str, settings: Settings, training_id: str, validation_id: 
 
 def _train(kind: str, recipe: dict[str, Any], settings: Settings, training_id: str,
            log: Any) -> str:
-    from sentiment.train import train
+    from sentiment.pipeline.train import train
 
     started, last = time.time(), [0.0]
 
@@ -131,11 +132,11 @@ def _train(kind: str, recipe: dict[str, Any], settings: Settings, training_id: s
 
 
 def _validate(version: str, settings: Settings, validation_id: str, log: Any) -> dict[str, Any]:
-    from sentiment.evaluate import validate_version
+    from sentiment.pipeline.promotion import validate_and_promote
 
     _write_state(settings, status="validating", model_type=settings.bootstrap_challenger,
                  version=version, progress=1.0, message=f"validating version {version}")
-    checked = validate_version(version, validation_id, auto_promote=True, settings=settings,
+    checked = validate_and_promote(version, validation_id, auto_promote=True, settings=settings,
                                must_beat=True)
     metric = settings.gate_metric
     mine = checked["metrics"][metric]

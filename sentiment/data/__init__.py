@@ -1,0 +1,1 @@
+"""Data in: reading and cleaning labelled CSVs, checking texts, recording datasets."""

@@ -1,0 +1,3 @@
+"""What the stages share: lifecycle locks, durable copies, relocation, result files and
+formula-safe CSV.
+"""
