@@ -30,8 +30,7 @@ apply_offline_defaults()
 import gradio as gr  # noqa: E402 - telemetry must be off before gradio is imported
 import pandas as pd  # noqa: E402
 
-import security  # noqa: E402
-from sentiment import lifecycle, summaries  # noqa: E402
+from sentiment import lifecycle  # noqa: E402
 from sentiment.errors import CancelledError, SentimentError  # noqa: E402
 from sentiment.infra import durable  # noqa: E402
 from sentiment.models import available_types, get_model_type  # noqa: E402
@@ -42,7 +41,8 @@ from sentiment.monitoring import (  # noqa: E402
 from sentiment.serving import batch_lane  # noqa: E402
 from sentiment.serving.service import SentimentService, registry_note  # noqa: E402
 from sentiment.vocabulary import COMPARED, ROLE_WORDS, TRAINING, VALIDATION  # noqa: E402
-from ui_text import I18N, t  # noqa: E402
+from ui import security, summaries  # noqa: E402
+from ui.text import I18N, t  # noqa: E402
 
 log = logging.getLogger("app")
 ROOT = Path(__file__).resolve().parent

@@ -144,7 +144,7 @@ class Settings:
     serving_processes: int = 0
     db_dir: Path | None = None  # the SQLite files (None: the home)
     durable_sync_seconds: float = 30.0
-    # The edge (security.py): who may call, from where, with how much.
+    # The edge (ui/security.py): who may call, from where, with how much.
     allowed_origins: tuple[str, ...] = ()  # besides the app's own origin
     trusted_proxies: str = ""  # addresses whose X-Forwarded-For is believed
     max_body_kb: int = 1024  # any request body but an upload

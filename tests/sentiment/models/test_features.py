@@ -1,6 +1,7 @@
 """The vectorised char n-gram TF-IDF: counts, normalisation, agreement with scikit-learn."""
 
 import numpy as np
+import pytest
 from sklearn.feature_extraction.text import CountVectorizer
 
 from sentiment.models.features import CharNgramTfidf, hashed_counts
@@ -35,6 +36,7 @@ def test_rare_ngrams_weigh_more() -> None:
     assert row[rare].min() > row[common].max()
 
 
+@pytest.mark.slow
 def test_fast_scorer_gives_the_pipeline_probabilities(corpus) -> None:
     """The served tfidf_logreg path (one tokenisation, no sparse word matrices) against
     the scikit-learn pipeline it was built from, on real tweets it never saw."""

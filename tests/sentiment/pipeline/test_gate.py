@@ -85,6 +85,7 @@ def test_balanced_baseline_beats_the_unbalanced_one_on_the_minority_class(
     assert got["balanced"]["balanced_accuracy"] > got["plain"]["balanced_accuracy"]
 
 
+@pytest.mark.slow
 def test_several_validation_datasets_gate_holds_on_each(
         corpus: pd.DataFrame, tmp_path: Path, trained: dict[str, str]) -> None:
     # A second validation set, mostly positive (the first one is balanced).
@@ -112,6 +113,7 @@ def test_several_validation_datasets_gate_holds_on_each(
     assert len(images) == 6 and all(Path(p).stat().st_size > 1000 for p, _ in images)
 
 
+@pytest.mark.slow
 def test_gate_fails_on_any_dataset_that_fails(trained: dict[str, str], corpus: pd.DataFrame,
                                               tmp_path: Path) -> None:
     version = lifecycle.train("tfidf_logreg", trained["training"])["version"]

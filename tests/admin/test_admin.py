@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import ROOT
 
 
@@ -14,6 +16,7 @@ def admin(*args: str) -> subprocess.CompletedProcess:
                           text=True, timeout=300, cwd=ROOT, env=dict(os.environ))
 
 
+@pytest.mark.slow
 def test_ingest_train_validate_promote_predict(train_csv: Path, val_csv: Path) -> None:
     out = admin("ingest", str(train_csv), "--role", "training")
     assert out.returncode == 0, out.stderr

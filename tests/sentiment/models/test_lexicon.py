@@ -2,6 +2,7 @@
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from sentiment import lifecycle, registry
 from sentiment.config import get_settings
@@ -34,6 +35,7 @@ def test_negation_reverses_and_features_stay_bounded() -> None:
     assert np.all(np.abs(many) <= 1.0)
 
 
+@pytest.mark.slow
 def test_more_positive_words_keep_a_positive_text_positive(corpus: pd.DataFrame,
                                                            train_csv) -> None:
     """A long review full of praise must not flip (raw valence sums once made it do so)."""

@@ -1,4 +1,4 @@
-"""security.py: one decorator checks every handler's caller; errors carry ids; throttle."""
+"""ui/security.py: one decorator checks every handler's caller; errors carry ids; throttle."""
 
 import logging
 from types import SimpleNamespace
@@ -6,9 +6,9 @@ from types import SimpleNamespace
 import gradio as gr
 import pytest
 
-import security
 from sentiment.config import get_settings
 from sentiment.errors import InvalidInputError
+from ui import security
 
 
 @pytest.fixture

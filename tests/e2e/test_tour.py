@@ -3,7 +3,7 @@
 Upload and name datasets, train a bilstm with the widgets while its progress shows,
 validate, promote, roll back, explain a prediction, label the review queue and make a
 dataset of it, watch the Monitor tab; then the page in French. Each step asserts what is
-visible. Screenshots of each tab go to tests/artifacts/tour/; ``python -m tests.test_tour``
+visible. Screenshots of each tab go to tests/artifacts/tour/; ``python -m tests.e2e.test_tour``
 runs the same tour and writes them to docs/screenshots/ for the README.
 """
 
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, write_sample
-from tests.test_browser import CHROMIUM, FLAGS
+from tests.e2e.test_browser import CHROMIUM, FLAGS
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 LONG = 180_000  # ms: a training on 2 cores

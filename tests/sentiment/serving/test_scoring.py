@@ -21,6 +21,7 @@ def admin(*args: str) -> dict:
     return json.loads(done.stdout)
 
 
+@pytest.mark.slow
 def test_score_in_process_csv_and_parquet(trained, tmp_path: Path) -> None:
     source = tmp_path / "in.csv"
     pd.DataFrame({"id": ["1", "2", "3"], "tweet": ["I love this airline", "=1+2 worst flight",

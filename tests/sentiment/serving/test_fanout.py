@@ -75,6 +75,7 @@ def test_the_first_large_batch_is_served_while_the_workers_start(
     fan.close()
 
 
+@pytest.mark.slow
 def test_a_killed_worker_costs_speed_not_answers(
         model: SentimentModel, corpus: pd.DataFrame) -> None:
     fan = Fanout(model, model.directory, 2)

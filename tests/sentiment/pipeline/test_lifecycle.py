@@ -57,6 +57,7 @@ def test_bad_training_requests_register_nothing(datasets: dict[str, str]) -> Non
     assert lifecycle.models_table() == []
 
 
+@pytest.mark.slow
 def test_validation_pass_then_auto_promote(datasets: dict[str, str]) -> None:
     version = lifecycle.train("tfidf_logreg", datasets["training"])["version"]
     result = lifecycle.validate(version, datasets["validation"], min_accuracy=0.6,
@@ -81,6 +82,7 @@ def test_validation_fail_below_threshold(datasets: dict[str, str]) -> None:
     assert registry.production_version(get_settings()) is None
 
 
+@pytest.mark.slow
 def test_non_regression_against_production(trained: dict[str, str]) -> None:
     # A much weaker model (tiny C) passes a low threshold but regresses against production.
     weak = lifecycle.train("tfidf_logreg", trained["training"],
@@ -93,6 +95,7 @@ def test_non_regression_against_production(trained: dict[str, str]) -> None:
     assert "production" in result["reasons"][1]
 
 
+@pytest.mark.slow
 def test_promotion_refused_unless_validated_then_forced(trained: dict[str, str]) -> None:
     version = lifecycle.train("tfidf_logreg", trained["training"])["version"]
     with pytest.raises(RefusedError, match="not passed validation"):
@@ -106,6 +109,7 @@ def test_promotion_refused_unless_validated_then_forced(trained: dict[str, str])
     assert_one_production(version)
 
 
+@pytest.mark.slow
 def test_rollback_walks_back_the_production_history(trained: dict[str, str]) -> None:
     v1 = trained["version"]
     v2 = lifecycle.train("tfidf_logreg", trained["training"], params={"C": "3"})["version"]

@@ -19,7 +19,7 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
 from tests.conftest import TELEMETRY_OFF, free_port, write_sample
-from tests.test_replicas import Cluster
+from tests.e2e.test_replicas import Cluster
 
 pytestmark = pytest.mark.slow
 ADMIN = ("admin", "admin-secret-1")
@@ -138,7 +138,7 @@ def test_a_sign_in_on_one_replica_holds_on_the_other(balanced) -> None:
 def test_a_browser_signs_in_and_stays_signed_in_when_its_replica_dies(balanced) -> None:
     """The browser stayed on the login page after a correct sign-in; now it signs in,
     and when its replica is killed it carries on on the other one."""
-    from tests.test_browser import CHROMIUM, FLAGS
+    from tests.e2e.test_browser import CHROMIUM, FLAGS
 
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian's chromium is not installed (apt-get install chromium)")

@@ -5,6 +5,8 @@ import sys
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+import pytest
+
 from sentiment import registry
 from sentiment.config import get_settings
 from tests.conftest import ROOT
@@ -72,6 +74,7 @@ def test_every_start_reconciles(trained: dict[str, str], tmp_path: Path) -> None
     assert any(run_id in m for m in messages)
 
 
+@pytest.mark.slow
 def test_a_home_copied_elsewhere_keeps_working(trained: dict[str, str], home: Path,
                                                tmp_path: Path, monkeypatch) -> None:
     """Issue 9.7: the registry kept absolute artifact paths, so a moved home broke."""

@@ -42,6 +42,7 @@ def one_production(settings) -> str:
     return target
 
 
+@pytest.mark.slow
 def test_a_switch_cut_after_the_alias_moved_is_repaired(trained: dict[str, str]) -> None:
     """The moment a kill hurts most: the alias moved, tags and history not yet."""
     settings = get_settings()
@@ -77,6 +78,7 @@ def test_random_kills_during_promotions_leave_one_production(trained: dict[str, 
         one_production(settings)
 
 
+@pytest.mark.slow
 def test_an_alias_moved_outside_the_app_is_followed_and_said(trained: dict[str, str]) -> None:
     """21.12: moving production in the MLflow UI served an unvalidated version while the
     old one still read production and the history was unchanged."""

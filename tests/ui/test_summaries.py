@@ -10,7 +10,7 @@ from tests.conftest import ROOT
 
 
 def test_language_follows_the_browser() -> None:
-    from sentiment.summaries import language
+    from ui.summaries import language
 
     assert language("fr-FR,fr;q=0.9,en;q=0.8") == "fr"
     assert language("en-GB,fr;q=0.5") == "en"
@@ -19,7 +19,7 @@ def test_language_follows_the_browser() -> None:
 
 
 def test_summaries_say_the_numbers_in_both_languages() -> None:
-    from sentiment import summaries
+    from ui import summaries
 
     upload = {"name": "November", "role": "validation", "rows_kept": 1200, "rows_dropped": 3,
               "dropped": {"neutral": 2, "empty text": 1}, "positive": 300, "negative": 900,
@@ -46,8 +46,8 @@ def test_summaries_say_the_numbers_in_both_languages() -> None:
 
 
 def test_both_languages_have_every_sentence() -> None:
-    import ui_text
-    from sentiment.summaries import TEXT
+    from ui import text as ui_text
+    from ui.summaries import TEXT
 
     assert set(TEXT["en"]) == set(TEXT["fr"])
     assert set(ui_text.EN) == set(ui_text.FR)

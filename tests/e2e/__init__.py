@@ -1,0 +1,1 @@
+"""End to end: real app servers, a browser, replicas, a load balancer."""

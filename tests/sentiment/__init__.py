@@ -1,0 +1,1 @@
+"""Unit tests of the domain package, one folder per lifecycle stage."""

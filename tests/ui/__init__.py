@@ -1,0 +1,1 @@
+"""Tests of the app's handlers and its door, called in-process."""
