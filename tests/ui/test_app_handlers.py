@@ -1,4 +1,4 @@
-"""app.py handlers called in-process: the Stop button, a home that cannot be written,
+"""The tabs' handlers called in-process: the Stop button, a home that cannot be written,
 result files that expire."""
 
 import os
@@ -21,9 +21,9 @@ from tests.conftest import ROOT, TELEMETRY_OFF
 def test_stop_ends_the_run_killed_and_says_stopped(datasets: dict[str, str],
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """Issue 9.3: it ended FAILED and the Stop button showed 'Invalid JSON string'."""
-    import app
+    from ui import train as app
 
-    # app read its settings when first imported, maybe by another test of this worker
+    # ui read its settings when first imported, maybe by another test of this worker
     # with another home: this test's registry is the one in the environment now.
     monkeypatch.setattr(app, "SETTINGS", get_settings())
 
