@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -60,6 +62,10 @@ def _parser() -> argparse.ArgumentParser:
     promote.add_argument("--force", action="store_true", help="promote even if not validated")
     sub.add_parser("rollback", help="move production back to the previous version")
     sub.add_parser("models", help="list model versions")
+    jobs = sub.add_parser("jobs", help="list training jobs (from any terminal)")
+    jobs.add_argument("--running", action="store_true", help="only the running ones")
+    stop = sub.add_parser("stop", help="stop a training job (its run ends KILLED)")
+    stop.add_argument("job", help="the job id that `jobs` lists")
     predict = sub.add_parser("predict", help="predict the sentiment of texts")
     predict.add_argument("texts", nargs="+")
     score = sub.add_parser("score", help="score a CSV or Parquet file with the production "
@@ -79,8 +85,9 @@ def _run(args: argparse.Namespace) -> Any:
         "bootstrap": lambda: lifecycle.bootstrap(log=lambda m: print(m, file=sys.stderr)),
         "ingest": lambda: lifecycle.ingest(args.file, args.role),
         "datasets": lifecycle.datasets_table,
-        "train": lambda: lifecycle.train(args.model_type, args.dataset, args.base_version,
-                                         _hyper(args.param), progress=_progress),
+        "train": lambda: _train(args),
+        "jobs": lambda: lifecycle.list_jobs(args.running),
+        "stop": lambda: lifecycle.stop_job(args.job),
         "validate": lambda: lifecycle.validate(args.version, args.dataset, args.min_accuracy,
                                                args.auto_promote),
         "promote": lambda: lifecycle.promote(args.version, force=args.force, actor="cli"),
@@ -91,6 +98,45 @@ def _run(args: argparse.Namespace) -> Any:
                                          args.column, args.version),
     }
     return commands[args.command]()
+
+
+def _train(args: argparse.Namespace) -> dict[str, Any]:
+    """Train as a job in a thread, so Ctrl-C stops it cleanly: the run ends KILLED and
+    nothing is registered, instead of a run left RUNNING by an interrupted library. Ctrl-C
+    only asks the job to stop (no KeyboardInterrupt is raised into the training)."""
+    started: list[Any] = []
+    asked = threading.Event()
+    outcome: dict[str, Any] = {}
+
+    def begin(job: Any) -> None:
+        started.append(job)
+        if asked.is_set():
+            job.ask_stop()
+
+    def on_ctrl_c(signum: int, frame: Any) -> None:
+        print("stopping the training (Ctrl-C)...", file=sys.stderr)
+        asked.set()
+        for job in started:
+            job.ask_stop()
+
+    def work() -> None:
+        try:
+            outcome["result"] = lifecycle.train_job(
+                args.model_type, args.dataset, args.base_version, _hyper(args.param),
+                owner="cli", progress=_progress, on_start=begin)
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread, re-raised
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=work, name="train")
+    previous = signal.signal(signal.SIGINT, on_ctrl_c)
+    try:
+        worker.start()
+        worker.join()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["result"]
 
 
 def _progress(fraction: float, message: str, metrics: dict | None = None) -> None:
@@ -133,4 +179,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps(result, default=str, ensure_ascii=False, indent=2))
     else:
         print(describe(args.command, result))
-    return 0
+    stopped = args.command == "train" and result.get("status") == "stopped"
+    return 130 if stopped else 0  # 130: what a shell reports for Ctrl-C

@@ -40,6 +40,15 @@ def describe(command: str, result: Any) -> str:
                 f"{result['rows_dropped']} dropped ({dropped})\n"
                 f"classes: {result['positive']} positive, {result['negative']} negative "
                 f"({result['positive_rate']:.1%} positive)")
+    if command == "train" and result.get("status") == "stopped":
+        return f"job {result['job']}: {result['message']}"
+    if command == "jobs":
+        if not result:
+            return "no training jobs"
+        return table([{"job": r["job"], "state": r["state"], "model_type": r["model_type"],
+                       "progress": f"{float(r['fraction']):.0%}", "message": r["message"],
+                       "owner": r["owner"], "version": r.get("version") or ""}
+                      for r in result])
     if command == "train":
         return (f"version {result['version']} ({result['model_type']}) registered as "
                 f"'{result['status']}' in {result['training_time_s']} s\n"

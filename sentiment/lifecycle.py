@@ -11,6 +11,7 @@ from typing import Any
 from sentiment import registry
 from sentiment.config import Settings, get_settings
 from sentiment.models import ProgressFn, StopFn
+from sentiment.pipeline import jobs
 from sentiment.serving.server import ModelServer
 from sentiment.vocabulary import VERSION_METRICS
 
@@ -82,6 +83,36 @@ def train(model_type: str, dataset_id: str, base_version: str | None = None,
 
     return run_train(model_type, dataset_id, base_version, params, progress, should_stop,
                      settings or get_settings())
+
+
+def train_job(model_type: str, dataset_id: str, base_version: str | None = None,
+              params: dict[str, Any] | None = None, owner: str = "cli",
+              progress: ProgressFn | None = None, on_start: Any = None,
+              settings: Settings | None = None) -> dict[str, Any]:
+    """Train as a job that others can follow and stop (``python -m admin jobs|stop``)."""
+    return jobs.run(settings or get_settings(), model_type, dataset_id, base_version, params,
+                    owner, progress, on_start)
+
+
+def list_jobs(running_only: bool = False, settings: Settings | None = None
+              ) -> list[dict[str, Any]]:
+    """The training jobs on this home, newest first."""
+    return jobs.list_jobs(settings or get_settings(), running_only)
+
+
+def running_job(owner: str, settings: Settings | None = None) -> dict[str, Any] | None:
+    """The running training of ``owner`` (a UI session) in this process, if any."""
+    return jobs.running_for(settings or get_settings(), owner)
+
+
+def stop_job(job_id: str, settings: Settings | None = None) -> dict[str, Any]:
+    """Ask a training job to stop, from any process on the home."""
+    return jobs.stop(settings or get_settings(), job_id)
+
+
+def stop_jobs_of(owner: str, settings: Settings | None = None) -> int:
+    """The Stop button: ask this session's trainings to stop."""
+    return jobs.stop_owner(settings or get_settings(), owner)
 
 
 def validate(version: str, dataset_id: str, min_accuracy: float | None = None,

@@ -5,7 +5,6 @@ Stop."""
 from __future__ import annotations
 
 import json
-import threading
 from types import SimpleNamespace
 from typing import Any
 
@@ -13,14 +12,12 @@ import gradio as gr
 import pandas as pd
 
 from sentiment import lifecycle
-from sentiment.errors import CancelledError
 from sentiment.models import available_types, get_model_type
 from sentiment.pipeline.reports import confusion_figure
 from ui import summaries
 from ui.common import ADMIN, PRIVATE, QUIET, SETTINGS, admin, language_of, viewer
 from ui.text import t
 
-_cancelled: dict[str, threading.Event] = {}  # per session: the Stop button of a training
 
 def hyperparameter_defaults(model_type: str) -> tuple[str, str]:
     """The type's hyperparameters with defaults (JSON) and its description."""
@@ -80,7 +77,6 @@ def _parse_hyper(hyperparameters: str | dict | None) -> dict:
     return value
 
 
-_live: dict[str, dict] = {}  # per session: the running training's progress and epochs
 
 
 @admin
@@ -88,32 +84,21 @@ def train(model_type: str, dataset_id: str, base_version: str | None = None,
           hyperparameters: str = "{}", request: gr.Request = None,
           progress: gr.Progress = gr.Progress()) -> dict:  # noqa: B008 - Gradio's pattern
     """Train a new version (admin); it is registered as 'à valider'. A training stopped
-    with the Stop button returns ``status: stopped`` (its run ends KILLED)."""
+    with the Stop button (or ``python -m admin stop JOB``) returns ``status: stopped``
+    (its run ends KILLED)."""
     if not dataset_id:
         raise gr.Error("Choose a training dataset.", print_exception=False)
-    session = getattr(request, "session_hash", None) or "api"
-    stop = _cancelled.setdefault(session, threading.Event())
-    stop.clear()
-    for finished in [k for k, v in list(_live.items()) if not v["running"]]:
-        _live.pop(finished, None)  # only running trainings are kept
-    live = _live[session] = {"fraction": 0.0, "message": "starting", "epochs": [],
-                             "running": True}
 
     def report(fraction: float, message: str, metrics: dict | None = None) -> None:
-        live.update(fraction=fraction, message=message)
-        if metrics:
-            live["epochs"].append(metrics)
         progress(fraction, desc=message)
 
-    try:
-        return lifecycle.train(model_type, dataset_id, base_version or None,
-                               _parse_hyper(hyperparameters), progress=report,
-                               should_stop=stop.is_set, settings=SETTINGS)
-    except CancelledError:
-        return {"status": "stopped", "version": None,
-                "message": "Training stopped: its run ended KILLED and nothing was registered."}
-    finally:
-        live["running"] = False
+    return lifecycle.train_job(model_type, dataset_id, base_version or None,
+                               _parse_hyper(hyperparameters), owner=_session(request),
+                               progress=report, settings=SETTINGS)
+
+
+def _session(request: gr.Request | None) -> str:
+    return getattr(request, "session_hash", None) or "api"
 
 
 def _epoch_frame(epochs: list[dict]) -> pd.DataFrame:
@@ -125,8 +110,8 @@ def _epoch_frame(epochs: list[dict]) -> pd.DataFrame:
 @viewer
 def train_tick(request: gr.Request = None) -> tuple[Any, Any]:
     """Timer: this session's running training, its progress and metrics per epoch."""
-    live = _live.get(getattr(request, "session_hash", None) or "api")
-    if not live or not live["running"]:
+    live = lifecycle.running_job(_session(request), SETTINGS)
+    if not live:
         return gr.skip(), gr.skip()
     line = summaries.phrase("progress", language_of(request), fraction=live["fraction"],
                             message=live["message"])
@@ -137,8 +122,7 @@ def train_tick(request: gr.Request = None) -> tuple[Any, Any]:
 @admin
 def cancel_training(request: gr.Request = None) -> str:
     """Ask this user's running training to stop (nothing will be registered)."""
-    session = getattr(request, "session_hash", None) or "api"
-    _cancelled.setdefault(session, threading.Event()).set()
+    lifecycle.stop_jobs_of(_session(request), SETTINGS)
     return summaries.phrase("stopping", language_of(request))
 
 

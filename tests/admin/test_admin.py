@@ -48,3 +48,60 @@ def test_bad_file_is_one_line_error(tmp_path: Path) -> None:
     assert out.stderr.startswith("error: Could not find a text column")
     assert "Traceback" not in out.stderr
     assert admin("--json", "datasets").stdout.strip() == "[]"
+
+
+def _start_training(dataset_id: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "admin", "train", "--model-type", "bilstm",
+                             "--dataset", dataset_id, "--param", "epochs=30"],
+                            cwd=ROOT, env=dict(os.environ), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _running_job(process: subprocess.Popen, timeout: float = 180) -> dict:
+    """The job that ``admin jobs`` (a second terminal) sees running, once it trains."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()
+        listed = json.loads(admin("--json", "jobs", "--running").stdout)
+        if listed and listed[0]["fraction"] > 0:
+            return listed[0]
+        time.sleep(1)
+    raise TimeoutError("no running job appeared")
+
+
+@pytest.mark.slow
+def test_a_second_terminal_lists_and_stops_a_training_and_ctrl_c_stops_cleanly(
+        datasets: dict[str, str]) -> None:
+    """Issue 22: jobs are shared by the UI and the CLI; Ctrl-C left a run RUNNING."""
+    import signal
+
+    from sentiment import registry
+    from sentiment.config import get_settings
+
+    training = _start_training(datasets["training"])
+    job = _running_job(training)
+    assert job["model_type"] == "bilstm" and job["owner"] == "cli"
+    table = admin("jobs")
+    assert job["job"] in table.stdout and "running" in table.stdout
+    stopped = admin("stop", job["job"])
+    assert stopped.returncode == 0 and "Stopping job" in stopped.stdout
+    out, err = training.communicate(timeout=180)
+    assert training.returncode == 130 and "nothing was registered" in out, (out, err[-2000:])
+    assert admin("stop", "nosuchjob").returncode == 1
+
+    training = _start_training(datasets["training"])
+    _running_job(training)
+    training.send_signal(signal.SIGINT)  # Ctrl-C in the training's own terminal
+    out, err = training.communicate(timeout=180)
+    assert training.returncode == 130 and "nothing was registered" in out, (out, err[-2000:])
+    assert "Traceback" not in err
+
+    settings = get_settings()
+    runs = registry.client(settings).search_runs(
+        [registry.experiment_id(settings, "training")])
+    assert [r.info.status for r in runs] == ["KILLED", "KILLED"]
+    assert registry.list_versions(settings) == []
+    states = [r["state"] for r in json.loads(admin("--json", "jobs").stdout)]
+    assert states == ["stopped", "stopped"]
