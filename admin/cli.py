@@ -178,6 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json:
         print(json.dumps(result, default=str, ensure_ascii=False, indent=2))
     else:
-        print(describe(args.command, result))
+        names = lifecycle.datasets_table() if args.command == "models" else None
+        print(describe(args.command, result, names))
     stopped = args.command == "train" and result.get("status") == "stopped"
     return 130 if stopped else 0  # 130: what a shell reports for Ctrl-C

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sentiment import views
 from sentiment.vocabulary import HEADLINE
 
 
@@ -30,8 +31,9 @@ def metrics_line(metrics: dict[str, float]) -> str:
     return line
 
 
-def describe(command: str, result: Any) -> str:
-    """Render one command's result."""
+def describe(command: str, result: Any, datasets: list[dict[str, Any]] | None = None
+             ) -> str:
+    """Render one command's result (``datasets`` names the versions' training data)."""
     if command == "ingest":
         dropped = ", ".join(f"{v} {k}" for k, v in result["dropped"].items()) or "none"
         return (f"dataset_id {result['dataset_id']} ({result['dataset_type']})\n"
@@ -64,8 +66,12 @@ def describe(command: str, result: Any) -> str:
         if result["promoted"]:
             lines.append(f"promoted: version {result['production_version']} is in production")
         return "\n".join(lines)
-    if command in {"datasets", "models"}:
-        return table(result)
+    if command == "datasets":  # the Data tab's table
+        return table(views.datasets_view(result))
+    if command == "models":  # the Models tab's table, and its note
+        shown = table(views.versions_view(result, datasets or []))
+        note = views.moved_note(result).replace("**", "")
+        return shown + (f"\n{note}" if note else "")
     if command == "predict":
         return "\n".join(f"{r['label']:8} {r['confidence']:.3f}  {r['text']}" for r in result)
     if command == "score":

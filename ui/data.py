@@ -10,9 +10,8 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from sentiment import lifecycle
+from sentiment import lifecycle, views
 from sentiment.data.ingest import dataset_name
-from sentiment.vocabulary import ROLE_WORDS
 from ui import summaries
 from ui.common import DATA, PRIVATE, SETTINGS, admin, language_of, viewer
 from ui.text import t
@@ -72,12 +71,7 @@ def refresh_datasets(request: gr.Request = None) -> tuple[pd.DataFrame, str]:
     rows = lifecycle.datasets_table(SETTINGS)
     if not rows:
         return pd.DataFrame(), summaries.phrase("no_datasets", language_of(request))
-    frame = pd.DataFrame([{
-        "name": r["name"], "role": ROLE_WORDS.get(r["dataset_type"], r["dataset_type"]),
-        "rows": r["rows_kept"], "dropped": r["rows_dropped"],
-        "positive": f"{(r['positive_rate'] or 0):.0%}", "origin": r.get("origin") or "upload",
-        "file": r["source"], "created": r["created"], "dataset_id": r["dataset_id"]}
-        for r in rows])
+    frame = pd.DataFrame(views.datasets_view(rows))
     return frame, ""
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from sentiment import lifecycle
+from sentiment import lifecycle, views
 from sentiment.errors import SentimentError
 from sentiment.serving.service import registry_note
 from ui import summaries
@@ -29,41 +29,27 @@ from ui.common import (
 from ui.text import t
 
 
-def _models_frame() -> pd.DataFrame:
-    """The versions table; when the registry is unreachable, say so at once (the watcher
-    knows) instead of waiting on MLflow's retries."""
+def _model_rows() -> list[dict]:
+    """The versions; when the registry is unreachable, say so at once (the watcher knows)
+    instead of waiting on MLflow's retries."""
     state = service().server.registry_status()
     if not state["reachable"]:
         raise SentimentError(registry_note(state))
-    return pd.DataFrame(lifecycle.models_table(SETTINGS))
+    return lifecycle.models_table(SETTINGS)
+
+
+def _models_frame() -> pd.DataFrame:
+    return pd.DataFrame(_model_rows())
 
 
 def _models_view(lang: str = "en") -> tuple[pd.DataFrame, str]:
-    rows = _models_frame()
-    if rows.empty:
-        return rows, summaries.phrase("no_models", lang)
-    keep = [c for c in ("version", "production", "model_type", "status", "serving",
-                        "progress", "validation_metric", "validation_score",
-                        "val_balanced_accuracy", "training_dataset", "created") if c in rows]
-    names = {d["dataset_id"]: d["name"] for d in lifecycle.datasets_table(SETTINGS)}
-    view = rows[keep].copy()
-    if "training_dataset" in view:
-        view["training_dataset"] = view["training_dataset"].map(lambda i: names.get(i, i))
-    view["production"] = view["production"].map(lambda p: "★ production" if p else "")
-    return view, _moved_note(rows)
-
-
-def _moved_note(rows: pd.DataFrame) -> str:
-    """A line when the production version was put there outside the app (MLflow UI)."""
-    if "moved_outside_app" not in rows:
-        return ""
-    moved = rows[rows["production"] & (rows["moved_outside_app"].fillna("") != "")]
-    if moved.empty:
-        return ""
-    row = moved.iloc[0]
-    return (f"**Version {row['version']} was put in production outside the app (MLflow UI) "
-            f"on {row['moved_outside_app']}.** Tags and history follow the alias; check its "
-            "validation score, and promote or roll back here to choose again.")
+    """The versions for people (:func:`sentiment.views.versions_view`) and the note on a
+    production version put there outside the app."""
+    rows = _model_rows()
+    if not rows:
+        return pd.DataFrame(), summaries.phrase("no_models", lang)
+    shown = views.versions_view(rows, lifecycle.datasets_table(SETTINGS))
+    return pd.DataFrame(shown), views.moved_note(rows)
 
 
 @viewer

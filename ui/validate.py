@@ -9,8 +9,7 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from sentiment import lifecycle
-from sentiment.vocabulary import COMPARED
+from sentiment import lifecycle, views
 from ui import security, summaries
 from ui.common import ADMIN, PRIVATE, SETTINGS, admin, language_of, serve_latest, viewer
 from ui.text import t
@@ -50,16 +49,7 @@ def comparison(result: dict | None) -> Any:
     """The version's metrics beside production's on the same data, per dataset."""
     if not result:
         return gr.skip()
-    rows = []
-    names = {d["dataset_id"]: d["name"] for d in lifecycle.datasets_table(SETTINGS)}
-    for check in result.get("datasets", []):
-        prod = check.get("production_metrics") or {}
-        shown = names.get(check.get("dataset_id"), check["dataset"])
-        for name in COMPARED:
-            rows.append({"dataset": shown, "metric": name,
-                         f"v{result['version']}": round(check["metrics"][name], 4),
-                         "production": round(prod[name], 4) if name in prod else None,
-                         "gate": "yes" if name == result.get("gate_metric") else ""})
+    rows = views.comparison_view(result, lifecycle.datasets_table(SETTINGS))
     return gr.update(value=pd.DataFrame(rows), visible=True)
 
 

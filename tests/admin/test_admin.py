@@ -105,3 +105,28 @@ def test_a_second_terminal_lists_and_stops_a_training_and_ctrl_c_stops_cleanly(
     assert registry.list_versions(settings) == []
     states = [r["state"] for r in json.loads(admin("--json", "jobs").stdout)]
     assert states == ["stopped", "stopped"]
+
+
+@pytest.mark.slow
+def test_the_cli_prints_the_tables_the_ui_shows(trained: dict[str, str],
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 22: `admin datasets|models` printed raw rows while the tabs showed others."""
+    from sentiment.config import get_settings
+    from sentiment.serving.service import SentimentService
+    from ui import data, models
+
+    settings = get_settings()  # ui read its settings at import, maybe for another home
+    monkeypatch.setattr(data, "SETTINGS", settings)
+    monkeypatch.setattr(models, "SETTINGS", settings)
+    service = SentimentService(settings)
+    monkeypatch.setattr(models, "service", lambda: service)
+    for command, (frame, _) in (("datasets", data.refresh_datasets()),
+                                ("models", models.refresh_models())):
+        out = admin(command)
+        assert out.returncode == 0, out.stderr
+        header, *lines = out.stdout.strip().splitlines()
+        assert header.split() == list(frame.columns), command
+        assert len(lines) == len(frame)
+        for line, row in zip(lines, frame.to_dict("records")):
+            assert line.split()[0] == str(row[frame.columns[0]]).split()[0], command
+    assert "★ production" in admin("models").stdout  # starred, as in the Models tab
