@@ -10,6 +10,7 @@ leaves a half-ingested dataset behind.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,6 +47,17 @@ def _pick(columns: list[str], names: tuple[str, ...]) -> str | None:
     return next((n for n in names if n in columns), None)
 
 
+def text_column(columns: Sequence[str], wanted: str | None = None) -> str | None:
+    """The one rule for which column holds the texts, for datasets, batch files and
+    ``admin score``: ``wanted`` when given (None if absent), else the first name of
+    :data:`TEXT_COLUMNS` present, case-insensitively; the column's own spelling, or None."""
+    if wanted:
+        return wanted if wanted in columns else None
+    lowered = {str(c).strip().lower(): c for c in reversed(list(columns))}
+    found = next((n for n in TEXT_COLUMNS if n in lowered), None)
+    return None if found is None else lowered[found]
+
+
 def _format(header: list[str], text_col: str, label_col: str) -> str:
     if {"ids", "flag"} <= set(header):
         return "Sentiment140 (with header)"
@@ -80,7 +92,7 @@ def _locate(text: str) -> _Located:
         rows = align(records, 5, first_data=0)
         text_at, label_at, label_col, fmt = 5, 0, "polarity", "Sentiment140 (no header)"
     else:
-        text_col, label_col = _pick(header, TEXT_COLUMNS), _pick(header, LABEL_COLUMNS)
+        text_col, label_col = text_column(header), _pick(header, LABEL_COLUMNS)
         if text_col is None or label_col is None:
             raise InvalidInputError(
                 f"Could not find a text column and a label column; found columns "

@@ -22,7 +22,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import pandas as pd
 from sqlalchemy import (
@@ -52,7 +52,20 @@ from sentiment.monitoring.schema import (
 )
 
 log = logging.getLogger(__name__)
-PredictionRow = tuple[str, str, float, str, float, str]  # text, label, proba, version, ms, src
+
+
+class LoggedPrediction(NamedTuple):
+    """One served prediction as the log keeps it (plain tuples in this order work too)."""
+
+    text: str
+    label: str
+    proba_positive: float
+    version: str
+    latency_ms: float
+    source: str  # ui, api or batch
+
+
+PredictionRow = LoggedPrediction  # the name the store's signatures used before
 RETRY_AFTER_S = 15.0  # a degraded server database is not retried more often than this
 MIGRATION_LOCK = "monitoring-schema"
 _XACT_KEY = 0x53454E54  # "SENT": serialises feedback linking and alert claims

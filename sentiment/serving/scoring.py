@@ -24,7 +24,7 @@ import pandas as pd
 
 from sentiment import registry
 from sentiment.config import Settings, get_settings
-from sentiment.data.ingest import TEXT_COLUMNS
+from sentiment.data.ingest import text_column as find_text_column
 from sentiment.errors import InvalidInputError, NotFoundError
 from sentiment.infra.csvsafe import escape_frame
 from sentiment.serving.fanout import Fanout, fanout
@@ -45,12 +45,9 @@ def _format(path: str) -> str:
 
 def text_column(columns: list[str], wanted: str | None) -> str:
     """The column to score: ``wanted`` if given, else the first known text column."""
-    if wanted:
-        if wanted not in columns:
-            raise InvalidInputError(f"No column {wanted!r}; the file has {columns}.")
-        return wanted
-    lowered = {c.lower(): c for c in columns}
-    found = next((lowered[n] for n in TEXT_COLUMNS if n in lowered), None)
+    found = find_text_column(columns, wanted)
+    if wanted and found is None:
+        raise InvalidInputError(f"No column {wanted!r}; the file has {columns}.")
     if found is None:
         raise InvalidInputError(f"No text column found in {columns}: name it with --column.")
     return found

@@ -16,7 +16,7 @@ import pandas as pd
 
 from sentiment.config import Settings, get_settings
 from sentiment.data.csvread import REPAIRED, Records, align, decode, read_records
-from sentiment.data.ingest import TEXT_COLUMNS, read_upload
+from sentiment.data.ingest import read_upload, text_column
 from sentiment.data.textcheck import has_content
 from sentiment.errors import InvalidInputError
 from sentiment.infra import results
@@ -24,6 +24,7 @@ from sentiment.infra.csvsafe import write_csv
 from sentiment.models.preprocess import well_formed
 from sentiment.monitoring.alerts import check_and_alert
 from sentiment.monitoring.store import (
+    LoggedPrediction,
     MonitoringStore,
     MonitoringUnavailable,
     PredictionRow,
@@ -69,9 +70,9 @@ class SentimentService:
         started = time.perf_counter()
         prediction = self.server.predict_one(text)
         latency = (time.perf_counter() - started) * 1000
-        ids, logging_state = self._log([(prediction.text, prediction.label,
-                                         prediction.proba_positive, prediction.version,
-                                         latency, source)])
+        ids, logging_state = self._log([LoggedPrediction(
+            prediction.text, prediction.label, prediction.proba_positive, prediction.version,
+            latency, source)])
         prediction_id = ids[0] if ids else None
         return {"label": prediction.label, "proba_positive": prediction.proba_positive,
                 "confidences": {"positive": prediction.proba_positive,
@@ -124,11 +125,10 @@ class SentimentService:
         if not records:
             raise InvalidInputError("The file is empty: expected a CSV with a text column.")
         names = _unique([str(c).strip() for c in records[0][1]])
-        lowered = [n.lower() for n in names]
-        known = next((n for n in TEXT_COLUMNS if n in lowered), None)
+        known = text_column(names)
         if known is not None:
-            rows = align(records, lowered.index(known))
-            frame, column = pd.DataFrame(rows.rows, columns=names), names[lowered.index(known)]
+            rows = align(records, names.index(known))
+            frame, column = pd.DataFrame(rows.rows, columns=names), known
         else:  # no header we know (Sentiment140 has none): the longest texts win
             rows = align(records, None, first_data=0)
             frame = pd.DataFrame(rows.rows, columns=[f"column_{i + 1}"
@@ -161,8 +161,9 @@ class SentimentService:
         frame["proba_positive"] = [round(p.proba_positive, 4) for p in predictions]
         version = predictions[0].version
         per_row = seconds * 1000 / len(texts)
-        _, logging_state = self._log([(p.text, p.label, p.proba_positive, p.version, per_row,
-                                       "batch") for p in predictions])
+        _, logging_state = self._log([LoggedPrediction(p.text, p.label, p.proba_positive,
+                                                       p.version, per_row, "batch")
+                                      for p in predictions])
         out = results.new_path(self.settings, owner, f"{Path(path).stem[:60]}_predictions.csv")
         write_csv(frame, out)
         counts = frame["label"].value_counts().to_dict()

@@ -151,3 +151,18 @@ def test_batch_files_account_for_every_line(tmp_path: Path) -> None:
     assert frame["lang"].tolist() == ["en", "en"]
     assert rows.counts == {"repaired (unquoted commas in the text)": 1, "missing fields": 1}
     assert rows.lines["missing fields"] == [4]
+
+
+def test_one_rule_finds_the_text_column_for_datasets_batch_files_and_scoring() -> None:
+    """Issue 22: three places decided which column holds the texts."""
+    from sentiment.data.ingest import text_column
+    from sentiment.serving import scoring
+
+    assert text_column(["id", "Tweet", "label"]) == "Tweet"  # its own spelling
+    assert text_column(["review", "text"]) == "text"  # the list's order, not the file's
+    assert text_column(["a", "b"]) is None
+    assert text_column(["a", "b"], wanted="b") == "b"
+    assert text_column(["a"], wanted="b") is None
+    assert scoring.text_column(["id", "Avis"], None) == "Avis"
+    with pytest.raises(InvalidInputError, match="No column 'x'"):
+        scoring.text_column(["text"], "x")
