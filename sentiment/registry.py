@@ -23,6 +23,7 @@ import pandas as pd
 from sentiment.config import Settings
 from sentiment.errors import CancelledError, InvalidInputError, NotFoundError, SentimentError
 from sentiment.infra.csvsafe import unescape_series, write_csv
+from sentiment.infra.relocate import rebase
 
 PRODUCTION = "production"
 HISTORY_TAG = "production_history"
@@ -46,8 +47,6 @@ def client(settings: Settings) -> Any:
 
     with _lock:
         if settings.tracking_uri not in _clients:
-            from sentiment.infra.relocate import rebase
-
             rebase(settings)  # a home copied or mounted elsewhere keeps working
             _clients[settings.tracking_uri] = mlflow.MlflowClient(
                 settings.tracking_uri, registry_uri=settings.tracking_uri)

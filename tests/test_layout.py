@@ -16,7 +16,7 @@ from tests.conftest import ROOT
 
 RANK = {"vocabulary": 0, "errors": 0, "config": 1, "metrics": 1, "legacy": 1, "infra": 2,
         "registry": 3, "data": 4, "models": 4, "pipeline": 5, "monitoring": 6, "serving": 7,
-        "lifecycle": 8, "__init__": 9}
+        "lifecycle": 8, "views": 8, "startup": 9, "__init__": 10}
 LAZY_ONLY = {("registry", "models")}
 STAGES = ("data", "models", "pipeline", "serving", "monitoring", "infra")
 
@@ -46,7 +46,7 @@ def test_the_tree_is_the_lifecycle() -> None:
         assert (package / stage / "__init__.py").is_file(), stage
     flat = {p.stem for p in package.glob("*.py")}
     assert flat <= {"__init__", "config", "errors", "vocabulary", "metrics", "registry",
-                    "lifecycle", "legacy"}, flat
+                    "lifecycle", "legacy", "views", "startup"}, flat
 
 
 def test_imports_run_down_the_stages_and_never_reach_the_face() -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from sentiment import registry
 from sentiment.config import Settings, get_settings
 from sentiment.data.csvread import REPAIRED, Records, align, decode, read_records
 from sentiment.data.labels import LabelMapper, mapper_for
@@ -215,8 +216,6 @@ def record(parsed: ParsedDataset, role: str, source_name: str,
            settings: Settings | None = None, extra_tags: dict[str, str] | None = None
            ) -> dict[str, object]:
     """Record a parsed dataset in MLflow (experiment ``datasets``) and summarise it."""
-    from sentiment import registry
-
     settings = settings or get_settings()
     dataset_id = registry.log_dataset(parsed, ROLES[role], source_name, settings, extra_tags)
     return {"dataset_id": dataset_id, "role": role, "dataset_type": ROLES[role],

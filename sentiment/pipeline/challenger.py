@@ -26,6 +26,8 @@ from sentiment import registry
 from sentiment.config import Settings
 from sentiment.errors import SentimentError
 from sentiment.infra import locks
+from sentiment.pipeline.promotion import validate_and_promote
+from sentiment.pipeline.train import train
 
 STAGE_TAG = "bootstrap_stage"
 STAGE = "challenger"
@@ -112,8 +114,6 @@ def _run_locked(kind: str, settings: Settings, training_id: str, validation_id: 
 
 def _train(kind: str, recipe: dict[str, Any], settings: Settings, training_id: str,
            log: Any) -> str:
-    from sentiment.pipeline.train import train
-
     started, last = time.time(), [0.0]
 
     def progress(fraction: float, message: str, metrics: dict | None = None) -> None:
@@ -132,8 +132,6 @@ def _train(kind: str, recipe: dict[str, Any], settings: Settings, training_id: s
 
 
 def _validate(version: str, settings: Settings, validation_id: str, log: Any) -> dict[str, Any]:
-    from sentiment.pipeline.promotion import validate_and_promote
-
     _write_state(settings, status="validating", model_type=settings.bootstrap_challenger,
                  version=version, progress=1.0, message=f"validating version {version}")
     checked = validate_and_promote(version, validation_id, auto_promote=True, settings=settings,

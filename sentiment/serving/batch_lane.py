@@ -21,8 +21,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from sentiment.config import Settings
+from sentiment.config import Settings, get_settings
 from sentiment.errors import RefusedError, SentimentError
+from sentiment.serving.service import SentimentService
 
 TIMEOUT_S = 1800.0
 NICE = 5
@@ -72,9 +73,6 @@ def score_in_lane(path: str, owner: str, settings: Settings) -> tuple[str, dict[
 
 def main(argv: list[str]) -> int:
     """The child: score one file, print one JSON line (the result or the refusal)."""
-    from sentiment.config import get_settings
-    from sentiment.serving.service import SentimentService
-
     os.nice(NICE)
     path, owner = argv
     try:
