@@ -29,24 +29,24 @@ def test_every_old_path_is_its_new_module() -> None:
         assert importlib.import_module(old) is importlib.import_module(new), old
 
 
-def _old_named_pickle(path: Path, monkeypatch: pytest.MonkeyPatch) -> set[str]:
+def _old_named_pickle(path: Path) -> set[str]:
     """Re-pickle ``path`` with every object of a moved module named by its old path."""
-    for new, old in NEW_TO_OLD.items():
-        module = importlib.import_module(new)
-        for _, obj in inspect.getmembers(module):
-            if (inspect.isclass(obj) or inspect.isfunction(obj)) and obj.__module__ == new:
-                monkeypatch.setattr(obj, "__module__", old)
-    joblib.dump(joblib.load(path), path)
-    monkeypatch.undo()
+    with pytest.MonkeyPatch.context() as patch:  # its own: undoing must not undo the home
+        for new, old in NEW_TO_OLD.items():
+            module = importlib.import_module(new)
+            for _, obj in inspect.getmembers(module):
+                if (inspect.isclass(obj) or inspect.isfunction(obj)) and \
+                        obj.__module__ == new:
+                    patch.setattr(obj, "__module__", old)
+        joblib.dump(joblib.load(path), path)
     data = path.read_bytes()  # joblib's file: pickle frames with arrays between them
     return {name for name in (*legacy.OLD_PATHS, *legacy.OLD_PATHS.values())
             if name.encode() + b"\x94" in data or name.encode() + b"\n" in data}
 
 
 @pytest.mark.slow
-def test_a_version_with_the_old_module_paths_still_serves(trained: dict[str, str], home: Path,
-                                                          monkeypatch: pytest.MonkeyPatch
-                                                          ) -> None:
+def test_a_version_with_the_old_module_paths_still_serves(trained: dict[str, str],
+                                                          home: Path) -> None:
     entries = [p for p in home.rglob("*.py")
                if "from sentiment.models.pyfunc import SentimentModel" in p.read_text()]
     pickles = list(home.rglob("pipeline.joblib"))
@@ -55,7 +55,7 @@ def test_a_version_with_the_old_module_paths_still_serves(trained: dict[str, str
         entry.write_text(entry.read_text().replace("from sentiment.models.pyfunc import",
                                                    "from sentiment.pyfunc_model import"))
     for path in pickles:
-        refs = _old_named_pickle(path, monkeypatch)
+        refs = _old_named_pickle(path)
         assert refs & set(legacy.OLD_PATHS), refs  # the pickle names old paths now
         assert not refs & set(legacy.OLD_PATHS.values()), refs
     answer = subprocess.run(  # a fresh process: nothing of the new layout imported yet
