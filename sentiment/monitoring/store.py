@@ -40,6 +40,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from sentiment.config import Settings, is_postgres
 from sentiment.errors import SentimentError
+from sentiment.infra import locks
 from sentiment.monitoring.schema import (
     SchemaTooNew,
     alerts,
@@ -499,8 +500,6 @@ _stores_lock = threading.Lock()
 
 def get_store(settings: Settings) -> SQLStore:
     """The store of ``SENTIMENT_DATABASE_URL`` (one instance per process)."""
-    from sentiment.infra import locks
-
     url = settings.database_url
     with _stores_lock:
         if url not in _stores:
