@@ -100,9 +100,9 @@ def list_jobs(running_only: bool = False, settings: Settings | None = None
     return jobs.list_jobs(settings or get_settings(), running_only)
 
 
-def running_job(owner: str, settings: Settings | None = None) -> dict[str, Any] | None:
+def running_job(owner: str) -> dict[str, Any] | None:
     """The running training of ``owner`` (a UI session) in this process, if any."""
-    return jobs.running_for(settings or get_settings(), owner)
+    return jobs.running_for(owner)
 
 
 def stop_job(job_id: str, settings: Settings | None = None) -> dict[str, Any]:
@@ -110,9 +110,9 @@ def stop_job(job_id: str, settings: Settings | None = None) -> dict[str, Any]:
     return jobs.stop(settings or get_settings(), job_id)
 
 
-def stop_jobs_of(owner: str, settings: Settings | None = None) -> int:
-    """The Stop button: ask this session's trainings to stop."""
-    return jobs.stop_owner(settings or get_settings(), owner)
+def stop_jobs_of(owner: str) -> int:
+    """The Stop button: ask this session's trainings (in this process) to stop."""
+    return jobs.stop_owner(owner)
 
 
 def validate(version: str, dataset_id: str, min_accuracy: float | None = None,

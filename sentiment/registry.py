@@ -22,6 +22,7 @@ import pandas as pd
 
 from sentiment.config import Settings
 from sentiment.errors import CancelledError, InvalidInputError, NotFoundError, SentimentError
+from sentiment.infra import processes
 from sentiment.infra.csvsafe import unescape_series, write_csv
 from sentiment.infra.relocate import rebase
 
@@ -157,7 +158,6 @@ def _process_start(pid: int) -> str:
 
 def owner_alive(owner: str) -> bool | None:
     """Whether the process that owns a run still runs: None when it is on another host."""
-    import os
     import socket
 
     host, _, rest = owner.partition(":")
@@ -165,12 +165,8 @@ def owner_alive(owner: str) -> bool | None:
     if host != socket.gethostname() or not pid_text.isdigit():
         return None
     pid = int(pid_text)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+    if not processes.alive(pid):
         return False
-    except PermissionError:
-        return True
     return not start or _process_start(pid) == start
 
 

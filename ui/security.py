@@ -37,7 +37,7 @@ import gradio as gr
 
 from sentiment.config import Settings
 from sentiment.errors import SentimentError
-from sentiment.infra import results
+from sentiment.infra import processes, results
 from sentiment.monitoring.store import get_store
 
 log = logging.getLogger("security")
@@ -666,7 +666,7 @@ def sweep_uploads(ttl_s: float, now: float | None = None) -> int:
     if not parent.is_dir():
         return 0
     for folder in parent.iterdir():
-        alive = folder.name.isdigit() and _alive(int(folder.name))
+        alive = folder.name.isdigit() and processes.alive(int(folder.name))
         for path in sorted(folder.rglob("*"), reverse=True):
             try:
                 if path.is_file() and (not alive or now - path.stat().st_mtime > ttl_s):
@@ -681,16 +681,6 @@ def sweep_uploads(ttl_s: float, now: float | None = None) -> int:
     return deleted
 
 
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def own_files(value: Any) -> Any:

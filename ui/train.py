@@ -110,7 +110,7 @@ def _epoch_frame(epochs: list[dict]) -> pd.DataFrame:
 @viewer
 def train_tick(request: gr.Request = None) -> tuple[Any, Any]:
     """Timer: this session's running training, its progress and metrics per epoch."""
-    live = lifecycle.running_job(_session(request), SETTINGS)
+    live = lifecycle.running_job(_session(request))
     if not live:
         return gr.skip(), gr.skip()
     line = summaries.phrase("progress", language_of(request), fraction=live["fraction"],
@@ -122,7 +122,7 @@ def train_tick(request: gr.Request = None) -> tuple[Any, Any]:
 @admin
 def cancel_training(request: gr.Request = None) -> str:
     """Ask this user's running training to stop (nothing will be registered)."""
-    lifecycle.stop_jobs_of(_session(request), SETTINGS)
+    lifecycle.stop_jobs_of(_session(request))
     return summaries.phrase("stopping", language_of(request))
 
 

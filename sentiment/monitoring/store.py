@@ -65,8 +65,6 @@ class LoggedPrediction(NamedTuple):
     latency_ms: float
     source: str  # ui, api or batch
 
-
-PredictionRow = LoggedPrediction  # the name the store's signatures used before
 RETRY_AFTER_S = 15.0  # a degraded server database is not retried more often than this
 MIGRATION_LOCK = "monitoring-schema"
 _XACT_KEY = 0x53454E54  # "SENT": serialises feedback linking and alert claims
@@ -75,7 +73,7 @@ _XACT_KEY = 0x53454E54  # "SENT": serialises feedback linking and alert claims
 class MonitoringStore(Protocol):
     """What the service needs from a monitoring database."""
 
-    def log_predictions(self, rows: Sequence[PredictionRow]) -> list[int]: ...
+    def log_predictions(self, rows: Sequence[LoggedPrediction]) -> list[int]: ...
 
     def add_feedback(self, prediction_id: int | None, text: str, predicted_label: str,
                      is_correct: bool, corrected_label: str | None = None,
@@ -281,7 +279,7 @@ class SQLStore:
 
     # ---- writes -------------------------------------------------------------------------
 
-    def _log_predictions(self, rows: Sequence[PredictionRow]) -> list[int]:
+    def _log_predictions(self, rows: Sequence[LoggedPrediction]) -> list[int]:
         """Append predictions; return their ids (in order)."""
         now = time.time()
         values = [{"ts": now, "text": text_, "text_length": len(text_), "label": label,
@@ -456,7 +454,7 @@ class SQLStore:
         """Record the dataset the labelled predictions went into (they leave the pool)."""
         self.write(self._mark_used, prediction_ids, dataset_id)
 
-    def log_predictions(self, rows: Sequence[PredictionRow]) -> list[int]:
+    def log_predictions(self, rows: Sequence[LoggedPrediction]) -> list[int]:
         return self.write(self._log_predictions, rows)
 
     def add_feedback(self, prediction_id: int | None, text: str, predicted_label: str,

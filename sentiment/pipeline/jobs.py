@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import threading
 import time
 import uuid
@@ -21,6 +22,7 @@ from typing import Any
 
 from sentiment.config import Settings
 from sentiment.errors import CancelledError, NotFoundError
+from sentiment.infra import processes
 from sentiment.models import ProgressFn
 
 KEEP_FINISHED_S = 86400.0
@@ -31,16 +33,6 @@ def _folder(settings: Settings) -> Path:
     folder = Path(settings.home) / "jobs"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _write(path: Path, record: dict[str, Any]) -> None:
@@ -58,9 +50,9 @@ class Job:
         self.path = _folder(settings) / f"{self.id}.json"
         self.stop_path = self.path.with_suffix(".stop")
         self.record: dict[str, Any] = {
-            "job": self.id, "owner": owner, "pid": os.getpid(), "model_type": model_type,
-            "dataset_id": dataset_id, "started": time.time(), "state": RUNNING,
-            "fraction": 0.0, "message": "starting", "epochs": [], "version": None}
+            "job": self.id, "owner": owner, "host": socket.gethostname(), "pid": os.getpid(),
+            "model_type": model_type, "dataset_id": dataset_id, "started": time.time(),
+            "state": RUNNING, "fraction": 0.0, "message": "starting", "epochs": [], "version": None}
         self._asked = threading.Event()
         self._written = 0.0
         _write(self.path, self.record)
@@ -138,7 +130,8 @@ def list_jobs(settings: Settings, running_only: bool = False) -> list[dict[str, 
             record = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError):
             continue  # being replaced, or foreign
-        if record.get("state") == RUNNING and not _alive(int(record.get("pid", 0))):
+        if record.get("state") == RUNNING and record.get("host") == socket.gethostname() \
+                and not processes.alive(int(record.get("pid", 0))):
             record["state"] = LOST
         if record.get("state") != RUNNING and \
                 time.time() - float(record.get("ended") or record["started"]) > KEEP_FINISHED_S:
@@ -150,7 +143,7 @@ def list_jobs(settings: Settings, running_only: bool = False) -> list[dict[str, 
     return sorted(rows, key=lambda r: r["started"], reverse=True)
 
 
-def running_for(settings: Settings, owner: str) -> dict[str, Any] | None:
+def running_for(owner: str) -> dict[str, Any] | None:
     """The running job of ``owner`` (a UI session), if any."""
     with _lock:
         for job in _mine.values():
@@ -177,7 +170,7 @@ def stop(settings: Settings, job_id: str) -> dict[str, Any]:
             f"Stopping job {job_id}: its run ends KILLED, nothing is registered."}
 
 
-def stop_owner(settings: Settings, owner: str) -> int:
+def stop_owner(owner: str) -> int:
     """Ask every running job of ``owner`` (a UI session's Stop button) to stop."""
     with _lock:
         jobs = [job for job in _mine.values() if job.record["owner"] == owner]

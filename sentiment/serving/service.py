@@ -27,7 +27,6 @@ from sentiment.monitoring.store import (
     LoggedPrediction,
     MonitoringStore,
     MonitoringUnavailable,
-    PredictionRow,
     get_store,
 )
 from sentiment.serving.server import ModelServer
@@ -102,7 +101,7 @@ class SentimentService:
                 "confidences": {"positive": proba, "negative": 1.0 - proba},
                 "version": snap.version, "model_type": snap.model_type, **result}
 
-    def _log(self, rows: list[PredictionRow]) -> tuple[list[int], str]:
+    def _log(self, rows: list[LoggedPrediction]) -> tuple[list[int], str]:
         """Log served predictions; a failing store never fails the prediction: the rows
         are counted as unlogged and the store heals or reports itself degraded."""
         if not self.log_predictions:
