@@ -7,8 +7,11 @@ SQLite MLflow registry). Small training data comes from the CrowdFlower corpus t
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
-from collections.abc import Iterator
+import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -90,14 +93,111 @@ def datasets(train_csv: Path, val_csv: Path) -> dict[str, str]:
             "validation": lifecycle.ingest(str(val_csv), "validation")["dataset_id"]}
 
 
-@pytest.fixture
-def trained(datasets: dict[str, str]) -> dict[str, str]:
-    """One trained, validated and promoted baseline version (plus the dataset ids)."""
+def validated_baseline(corpus: pd.DataFrame, folder: Path) -> dict[str, str]:
+    """The builder of the ``trained`` home: the ``datasets`` of 1,200 and 600 real tweets
+    ingested, a baseline trained on the first, validated on the second and promoted."""
     from sentiment import lifecycle
 
-    version = lifecycle.train("tfidf_logreg", datasets["training"])["version"]
-    lifecycle.validate(version, datasets["validation"], min_accuracy=0.6, auto_promote=True)
-    return {**datasets, "version": version}
+    folder.mkdir(parents=True, exist_ok=True)
+    other = corpus.sample(frac=1.0, random_state=7).iloc[-6000:]
+    ids = {"training": lifecycle.ingest(str(write_sample(
+               corpus, folder / "train.csv", 1200, seed=1)), "training")["dataset_id"],
+           "validation": lifecycle.ingest(str(write_sample(
+               other, folder / "val.csv", 600, seed=2)), "validation")["dataset_id"]}
+    version = lifecycle.train("tfidf_logreg", ids["training"])["version"]
+    lifecycle.validate(version, ids["validation"], min_accuracy=0.6, auto_promote=True)
+    return {**ids, "version": version}
+
+
+@pytest.fixture
+def trained(shared_homes: SharedHomes, corpus: pd.DataFrame, home: Path) -> dict[str, str]:
+    """This test's home holding one trained, validated and promoted baseline version (plus
+    the ``training`` and ``validation`` dataset ids), built once per run and copied."""
+    return shared_homes.copy("baseline", lambda: validated_baseline(
+        corpus, shared_homes.root / "baseline-data"), home)
+
+
+
+# ---- homes built once per run, copied into the tests that only need *a* model ----------
+
+
+class SharedHomes:
+    """Homes built once per run and copied into a test's own home: a test that only needs
+    *a* trained model of some type gets a copy (a second or two) instead of training one
+    (a minute for MiniLM). The two xdist workers share them through a file lock: the first
+    to need one builds it, the other waits for it. A copied home is a moved home, which
+    the registry follows (``sentiment.infra.relocate``, tested in test_registry.py)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+
+    def copy(self, name: str, build: Callable[[], dict], home: Path) -> dict:
+        """The facts ``build()`` returned (dataset ids, version) and ``home`` holding a
+        copy of the home it built; ``home`` must not exist yet."""
+        template = self.root / name
+        with open(self.root / f"{name}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not (template / "facts.json").is_file():
+                shutil.rmtree(template, ignore_errors=True)
+                facts = self._build(template / "home", build)
+                (template / "facts.json").write_text(json.dumps(facts))
+        shutil.copytree(template / "home", home, dirs_exist_ok=True)
+        return json.loads((template / "facts.json").read_text())
+
+    @staticmethod
+    def _build(path: Path, build: Callable[[], dict]) -> dict:
+        saved = {k: os.environ.get(k) for k in ("SENTIMENT_HOME", "MLFLOW_TRACKING_URI")}
+        os.environ["SENTIMENT_HOME"] = str(path)
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+        try:
+            return build()
+        finally:  # MLflow exports its tracking URI into the environment: undo it
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+
+
+@pytest.fixture(scope="session")
+def shared_homes(tmp_path_factory: pytest.TempPathFactory) -> SharedHomes:
+    """Where the run's shared homes live (beside both workers' temporary folders)."""
+    base = tmp_path_factory.getbasetemp()
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    return SharedHomes(root / "shared-homes")
+
+
+def fast_deep_model(corpus: pd.DataFrame, folder: Path, model_type: str) -> dict:
+    """The builder of a shared home: 600 real tweets of the default corpus (seed 3)
+    ingested for training and one short training of ``model_type`` on them."""
+    from sentiment import lifecycle
+
+    folder.mkdir(parents=True, exist_ok=True)
+    train_csv = write_sample(corpus, folder / "train.csv", 600, seed=3)
+    training = lifecycle.ingest(str(train_csv), "training")["dataset_id"]
+    trained = lifecycle.train(model_type, training, params=FAST_DEEP[model_type])
+    return {"training": training, "version": trained["version"], "run_id": trained["run_id"]}
+
+
+# One short training of each Keras type: enough to compare backends, not to be good.
+FAST_DEEP = {"bilstm": {"epochs": 1, "vocab_size": 5000},
+             "minilm": {"epochs": 1, "head_epochs": 3, "trainable_layers": 1}}
+
+
+@pytest.fixture
+def trained_minilm(shared_homes: SharedHomes, corpus: pd.DataFrame, home: Path) -> dict:
+    """This test's home holding a short MiniLM training (``training``, ``version``,
+    ``run_id``), trained once per run."""
+    return shared_homes.copy("minilm", lambda: fast_deep_model(
+        corpus, shared_homes.root / "minilm-data", "minilm"), home)
+
+
+@pytest.fixture
+def trained_bilstm(shared_homes: SharedHomes, corpus: pd.DataFrame, home: Path) -> dict:
+    """This test's home holding a short BiLSTM training, trained once per run."""
+    return shared_homes.copy("bilstm", lambda: fast_deep_model(
+        corpus, shared_homes.root / "bilstm-data", "bilstm"), home)
 
 
 # ---- a real app server ------------------------------------------------------------------
@@ -186,3 +286,22 @@ def app_server(tmp_path_factory: pytest.TempPathFactory):
         yield server
     finally:
         server.stop()
+
+
+# ---- the order the two workers take the files in -----------------------------------------
+
+# The files with the most test time (seconds summed by --durations on two workers,
+# 2026-12-07) start first, longest first, so the two workers end together instead of one
+# running a long file alone at the end. The others keep their order.
+LONGEST_FIRST = ("tests/sentiment/pipeline/test_bootstrap.py", "tests/e2e/test_replicas.py",
+                 "tests/sentiment/models/test_deep_models.py", "tests/admin/test_admin.py",
+                 "tests/sentiment/models/test_onnx.py",
+                 "tests/sentiment/serving/test_scoring.py",
+                 "tests/sentiment/infra/test_recovery.py", "tests/e2e/test_load_balancer.py",
+                 "tests/sentiment/pipeline/test_gate.py", "tests/sentiment/infra/test_durable.py")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Longest files first (xdist's ``--no-loadscope-reorder`` keeps this order)."""
+    rank = {name: index for index, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))

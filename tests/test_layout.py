@@ -72,3 +72,17 @@ def test_every_test_folder_mirrors_the_package() -> None:
         assert (ROOT / "tests" / "sentiment" / stage).is_dir(), stage
     loose = {p.name for p in (ROOT / "tests").glob("test_*.py")}
     assert loose == {"test_layout.py"}, loose
+
+
+def test_mlflow_is_called_from_the_registry_module_only() -> None:
+    """Every MLflow call is in ``sentiment/registry.py``. The model's own files
+    (``models/pyfunc.py``, ``models/pyfunc_entry.py``) import MLflow's base class and
+    signature types: MLflow loads them as the model, they call nothing."""
+    allowed = {"sentiment/registry.py", "sentiment/models/pyfunc.py",
+               "sentiment/models/pyfunc_entry.py"}
+    faces = [*(ROOT / "sentiment").rglob("*.py"), *(ROOT / "ui").glob("*.py"),
+             *(ROOT / "admin").glob("*.py"), ROOT / "app.py"]
+    wrong = [str(p.relative_to(ROOT)) for p in faces
+             if str(p.relative_to(ROOT)) not in allowed
+             and any(m.split(".")[0] == "mlflow" for m, _ in _imports(p))]
+    assert not wrong, wrong

@@ -1,7 +1,9 @@
 """ONNX serving of the Keras model types: same answers as Keras, honest int8, fallback.
 
-Every test trains a real (small, one-epoch) model on real tweets of the default corpus,
-through the real lifecycle and registry, and compares on real tweets.
+Every test uses a real (small, one-epoch) model trained on real tweets of the default
+corpus, through the real lifecycle and registry, and compares on real tweets. Tests that
+only need *a* trained model share one per type (``trained_minilm``, ``trained_bilstm``);
+tests that change how it is trained train their own.
 """
 
 from __future__ import annotations
@@ -19,11 +21,10 @@ from sentiment import lifecycle, registry
 from sentiment.config import get_settings
 from sentiment.models import get_model_type, onnx_serving
 from sentiment.pipeline import train
-from tests.conftest import SHARED_DATA, write_sample
+from tests.conftest import FAST_DEEP, SHARED_DATA, write_sample
 
 pytestmark = pytest.mark.slow
-FAST = {"bilstm": {"epochs": 1, "vocab_size": 5000},
-        "minilm": {"epochs": 1, "head_epochs": 3, "trainable_layers": 1}}
+FAST = FAST_DEEP
 EDGE = ["", "   ", "😡😡😡", "ok", "I LOVE this airline!!! :)", "word " * 80,
         "delayed 3h in Zürich, merci bien &amp; thanks @united http://t.co/x #fail"]
 
@@ -57,10 +58,10 @@ def model_alone(predictor):
 
 
 @pytest.mark.parametrize("model_type", ["bilstm", "minilm"])
-def test_onnx_float_gives_the_keras_probabilities(model_type: str, training_id: str,
-                                                  corpus: pd.DataFrame,
-                                                  tmp_path: Path) -> None:
-    version = lifecycle.train(model_type, training_id, params=FAST[model_type])["version"]
+def test_onnx_float_gives_the_keras_probabilities(model_type: str, corpus: pd.DataFrame,
+                                                  tmp_path: Path,
+                                                  request: pytest.FixtureRequest) -> None:
+    version = request.getfixturevalue(f"trained_{model_type}")["version"]
     tags = registry.get_version(version, get_settings())["tags"]
     assert tags["serving"] in ("onnx-float", "onnx-int8")
     assert lifecycle.models_table()[0]["serving"] == tags["serving"]  # /models shows it
@@ -82,8 +83,8 @@ def test_onnx_float_gives_the_keras_probabilities(model_type: str, training_id: 
     assert np.abs(served.predict_proba(texts) - blended_keras).max() < tolerance
 
 
-def test_int8_record_matches_a_remeasurement(training_id: str, tmp_path: Path) -> None:
-    trained = lifecycle.train("minilm", training_id, params=FAST["minilm"])
+def test_int8_record_matches_a_remeasurement(trained_minilm: dict, tmp_path: Path) -> None:
+    trained, training_id = trained_minilm, trained_minilm["training"]
     version = trained["version"]
     tags = registry.get_version(version, get_settings())["tags"]
     folder = model_folder(version, tmp_path)
@@ -127,9 +128,9 @@ def test_the_rule_prefers_int8_only_within_half_a_point() -> None:
     assert onnx_serving.decide({"float": float_scores})[0] == "float"
 
 
-def test_a_version_without_onnx_is_served_by_keras(training_id: str, home: Path,
+def test_a_version_without_onnx_is_served_by_keras(trained_bilstm: dict, home: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    version = lifecycle.train("bilstm", training_id, params=FAST["bilstm"])["version"]
+    version = trained_bilstm["version"]
     texts = ["I love this airline", "worst flight ever", ""]
     onnx_answer = registry.load_model(version, get_settings()).predict_proba(texts)
     monkeypatch.setenv("SENTIMENT_SERVING_BACKEND", "keras")  # the operator's override
@@ -163,12 +164,12 @@ def test_a_failed_export_keeps_the_version_on_keras(training_id: str,
 
 
 def test_logged_minilm_serves_raw_strings_with_only_its_pip_requirements(
-        training_id: str, tmp_path: Path) -> None:
+        trained_minilm: dict, tmp_path: Path) -> None:
     """A fresh virtual environment with the logged model's requirements.txt and nothing
     else (not even this project): the model loads, serves ONNX without TensorFlow."""
     import mlflow
 
-    version = lifecycle.train("minilm", training_id, params=FAST["minilm"])["version"]
+    version = trained_minilm["version"]
     settings = get_settings()
     registry.fluent(settings)
     uri = f"models:/{settings.model_name}/{version}"

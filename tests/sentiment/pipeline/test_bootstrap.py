@@ -92,7 +92,8 @@ def test_challenger_that_loses_leaves_the_baseline(monkeypatch: pytest.MonkeyPat
 
 def test_killed_during_stage_two_restarts_cleanly(home, monkeypatch: pytest.MonkeyPatch) -> None:
     """kill -9 in the middle of the challenger's training, then start again."""
-    slow = {**TINY, "max_rows": 3000, "epochs": 3}
+    # Three epochs of fine-tuning: long enough to be caught in the middle of (~0.5 s polls).
+    slow = {**TINY, "max_rows": 800, "epochs": 3}
     env = {**os.environ, "SENTIMENT_HOME": str(home), "SENTIMENT_BOOTSTRAP_CHALLENGER": "minilm",
            "SENTIMENT_BOOTSTRAP_CHALLENGER_PARAMS": json.dumps(slow)}
     process = subprocess.Popen([sys.executable, "-m", "admin", "bootstrap"], cwd=ROOT, env=env,

@@ -57,17 +57,11 @@ def test_spark_scoring_equals_in_process_on_the_shared_20k(trained, tmp_path: Pa
 
 
 @pytest.mark.slow
-def test_spark_udf_serves_a_minilm_version_through_onnx(corpus, tmp_path: Path,
-                                                        monkeypatch) -> None:
+def test_spark_udf_serves_a_minilm_version_through_onnx(corpus, trained_minilm: dict,
+                                                        tmp_path: Path, monkeypatch) -> None:
     """mlflow.pyfunc.spark_udf loads the ONNX-served minilm in Spark's Python workers."""
     pytest.importorskip("pyspark", reason="pip install -r requirements-spark.txt (CI does)")
-    from sentiment import lifecycle
-    from tests.conftest import write_sample
-
-    train_csv = write_sample(corpus, tmp_path / "train.csv", 600, seed=3)
-    dataset = lifecycle.ingest(str(train_csv), "training")["dataset_id"]
-    version = lifecycle.train("minilm", dataset, params={"epochs": 1, "head_epochs": 3,
-                                                         "trainable_layers": 1})["version"]
+    version = trained_minilm["version"]
     source = tmp_path / "tweets.csv"
     corpus.sample(n=400, random_state=17)[["text"]].to_csv(source, index=False)
     for backend in ("onnx", "onnx-int8"):
