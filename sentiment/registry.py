@@ -523,6 +523,16 @@ def load_model(version: str, settings: Settings) -> Any:
     return loaded.unwrap_python_model()
 
 
+def spark_udf(spark: Any, version: str, result_type: str, settings: Settings) -> Any:
+    """A Spark UDF of one version (``mlflow.pyfunc.spark_udf``) that runs in this
+    interpreter's packages (``env_manager="local"``) on every executor."""
+    import mlflow
+
+    fluent(settings)
+    return mlflow.pyfunc.spark_udf(spark, f"models:/{settings.model_name}/{version}",
+                                   result_type=result_type, env_manager="local")
+
+
 # ---- the MLflow UI ---------------------------------------------------------------------
 
 UI_PREFIX = "/mlflow"

@@ -143,11 +143,8 @@ def _score_spark(input_path: str, output_path: str, kinds: tuple[str, str],
     except ImportError as exc:
         raise InvalidInputError("--engine spark needs pyspark: "
                                 "pip install -r requirements-spark.txt") from exc
-    import mlflow
-
     # Spark's Python workers run this interpreter (the one with the model's packages).
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    registry.fluent(settings)
     spark = (SparkSession.builder.master(master or "local[*]").appName("sentiment-score")
              .config("spark.ui.enabled", "false").getOrCreate())
     reader = spark.read
@@ -160,8 +157,7 @@ def _score_spark(input_path: str, output_path: str, kinds: tuple[str, str],
         # Spread it over every core; ranges of the row number keep the input's order.
         frame = (frame.withColumn("_row", F.monotonically_increasing_id())
                  .repartitionByRange(parallelism, "_row").sortWithinPartitions("_row"))
-    udf = mlflow.pyfunc.spark_udf(spark, f"models:/{settings.model_name}/{version}",
-                                  result_type=RESULT_TYPE, env_manager="local")
+    udf = registry.spark_udf(spark, version, RESULT_TYPE, settings)
     scored = frame.withColumn("_prediction", udf(F.coalesce(F.col(name), F.lit(""))))
     scored = scored.select(*columns, F.col("_prediction.label").alias("label"),
                            F.col("_prediction.proba_positive").alias("proba_positive"))
