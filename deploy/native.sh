@@ -102,8 +102,11 @@ start_postgres() {
 start_mlflow() {
   mkdir -p "$DEPLOY_DIR/artifacts"
   local backend; backend="$(database_url mlflow | sed 's#^postgresql://#postgresql+psycopg://#')"
-  # its own process group (setsid): stopping it ends its workers, and nothing else
-  MLFLOW_DISABLE_TELEMETRY=true nohup setsid "$PYTHON" -m mlflow server \
+  # its own process group (setsid): stopping it ends its workers, and nothing else.
+  # MLflow's job runner (GenAI jobs, about eight huey consumer processes) is off: the
+  # registry does not use it.
+  MLFLOW_DISABLE_TELEMETRY=true MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false \
+    nohup setsid "$PYTHON" -m mlflow server \
     --backend-store-uri "$backend" --artifacts-destination "$DEPLOY_DIR/artifacts" \
     --serve-artifacts --host 127.0.0.1 --port "$MLFLOW_PORT" --workers 2 \
     </dev/null >"$DEPLOY_DIR/mlflow.log" 2>&1 &

@@ -143,16 +143,30 @@ class SharedHomes:
                 facts = self._build(template / "home", build)
                 (template / "facts.json").write_text(json.dumps(facts))
         shutil.copytree(template / "home", home, dirs_exist_ok=True)
+        db_dir = os.environ.get("SENTIMENT_DB_DIR")
+        if db_dir:  # this test keeps its databases apart from the home (a bucket's shape)
+            Path(db_dir).mkdir(parents=True, exist_ok=True)
+            for database in home.glob("*.db"):
+                shutil.move(database, Path(db_dir) / database.name)
+        from sentiment.config import get_settings
+        from sentiment.infra import relocate
+
+        relocate.rebase(get_settings())  # the copy whole before the test starts
         return json.loads((template / "facts.json").read_text())
 
     @staticmethod
     def _build(path: Path, build: Callable[[], dict]) -> dict:
-        saved = {k: os.environ.get(k) for k in ("SENTIMENT_HOME", "MLFLOW_TRACKING_URI")}
+        """``build()`` on the default settings (whatever the test that needed it first
+        has set, SENTIMENT_DB_DIR say, is put aside meanwhile)."""
+        keep = {*TELEMETRY_OFF, "SENTIMENT_RELOAD_CHECK_SECONDS"}
+        names = {k for k in os.environ if k.startswith("SENTIMENT_") and k not in keep}
+        saved = {k: os.environ.get(k) for k in {*names, "SENTIMENT_HOME", "MLFLOW_TRACKING_URI"}}
+        for key in saved:
+            os.environ.pop(key, None)
         os.environ["SENTIMENT_HOME"] = str(path)
-        os.environ.pop("MLFLOW_TRACKING_URI", None)
         try:
             return build()
-        finally:  # MLflow exports its tracking URI into the environment: undo it
+        finally:  # MLflow exports its tracking URI into the environment: undo it too
             for key, value in saved.items():
                 if value is None:
                     os.environ.pop(key, None)
