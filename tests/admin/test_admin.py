@@ -58,17 +58,26 @@ def _start_training(dataset_id: str) -> subprocess.Popen:
 
 
 def _running_job(process: subprocess.Popen, timeout: float = 180) -> dict:
-    """The job that ``admin jobs`` (a second terminal) sees running, once it trains."""
+    """The job that ``admin --json jobs --running`` (a second terminal) lists, once it
+    trains. Polled in this process (a CLI start costs seconds of CPU), then asked of the
+    CLI once."""
     import time
+
+    from sentiment.config import get_settings
+    from sentiment.pipeline import jobs
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert process.poll() is None, process.communicate()
-        listed = json.loads(admin("--json", "jobs", "--running").stdout)
+        listed = jobs.list_jobs(get_settings(), running_only=True)
         if listed and listed[0]["fraction"] > 0:
-            return listed[0]
-        time.sleep(1)
-    raise TimeoutError("no running job appeared")
+            break
+        time.sleep(0.5)
+    else:
+        raise TimeoutError("no running job appeared")
+    listed = json.loads(admin("--json", "jobs", "--running").stdout)
+    assert [job["job"] for job in listed] == [listed[0]["job"]]
+    return listed[0]
 
 
 @pytest.mark.slow
