@@ -1,8 +1,9 @@
-# Hugging Face Docker Space: port 7860, non-root user 1000. With a storage bucket mounted
-# at /data, datasets and models are written to /data/sentiment and the SQLite databases
-# live on the container's disk (./.sentiment-db), copied to /data/sentiment/sqlite-backup
-# after each change and restored at start (README, "A Space that keeps its state").
-# Without the bucket, everything is under ./.sentiment inside the app folder.
+# Hugging Face Docker Space: port 7860, run as uid 1000, which owns its home and the app
+# folder (the app writes ./.sentiment there when no bucket is mounted). With a storage
+# bucket mounted at /data (at run time only), datasets and models go to /data/sentiment and
+# the SQLite databases stay on the container's disk (./.sentiment-db), copied to
+# /data/sentiment/sqlite-backup after each change and restored at start (docs/space.md).
+# Tested as built and run: tests/e2e/test_image.py.
 FROM python:3.11-slim
 
 ENV PYTHONUNBUFFERED=1 \
@@ -13,19 +14,24 @@ ENV PYTHONUNBUFFERED=1 \
     GRADIO_ANALYTICS_ENABLED=False \
     HF_HUB_OFFLINE=1 \
     HF_HUB_DISABLE_TELEMETRY=1 \
-    MLFLOW_DISABLE_TELEMETRY=true
+    MLFLOW_DISABLE_TELEMETRY=true \
+    HOME=/home/user \
+    PATH=/home/user/.local/bin:$PATH
 
-RUN useradd --create-home --uid 1000 user
+# The user and its app folder, made by root and handed over (WORKDIR alone makes a folder
+# owned by root, which the app cannot write).
+RUN useradd --create-home --uid 1000 user \
+    && install -d -o user -g user /home/user/app
+USER 1000
 WORKDIR /home/user/app
 
-# Dependencies first, so this layer stays cached while only the code changes.
+# Runtime dependencies only (no test tooling), in their own layer: cached while only the
+# code changes.
 COPY --chown=user requirements.txt requirements-nodeps.txt ./
-RUN pip install --no-cache-dir -r requirements.txt \
-    && pip install --no-cache-dir --no-deps -r requirements-nodeps.txt
+RUN pip install --user --no-cache-dir -r requirements.txt \
+    && pip install --user --no-cache-dir --no-deps -r requirements-nodeps.txt
 
 COPY --chown=user . .
-USER 1000
-ENV HOME=/home/user PATH=/home/user/.local/bin:$PATH
 
 EXPOSE 7860
 CMD ["python", "app.py"]

@@ -307,7 +307,8 @@ def app_server(tmp_path_factory: pytest.TempPathFactory):
 # The files with the most test time (seconds summed by --durations on two workers,
 # 2026-12-07) start first, longest first, so the two workers end together instead of one
 # running a long file alone at the end. The others keep their order.
-LONGEST_FIRST = ("tests/sentiment/pipeline/test_bootstrap.py", "tests/e2e/test_replicas.py",
+LONGEST_FIRST = ("tests/e2e/test_image.py",
+                 "tests/sentiment/pipeline/test_bootstrap.py", "tests/e2e/test_replicas.py",
                  "tests/sentiment/models/test_deep_models.py", "tests/admin/test_admin.py",
                  "tests/sentiment/models/test_onnx.py",
                  "tests/sentiment/serving/test_scoring.py",
