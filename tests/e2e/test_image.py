@@ -16,6 +16,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -81,6 +82,25 @@ def base_image(work: Path) -> str:
     return BASE
 
 
+def pip_config(bundle: str) -> str:
+    """A pip.conf for the build: this machine's network indexes, proxy and timeout (its
+    local ``file://`` indexes do not exist inside the build) and its certificate bundle,
+    mounted at ``bundle``."""
+    listed = subprocess.run([sys.executable, "-m", "pip", "config", "list"],
+                            capture_output=True, text=True, timeout=60).stdout
+    values = {}
+    for line in listed.splitlines():  # global.index-url='https://...' or :env:.timeout=...
+        key, _, value = line.partition("=")
+        values[key.rpartition(".")[2]] = value.strip("'\"")
+    lines = ["[global]", f"cert = {bundle}",
+             f"timeout = {values.get('timeout') or values.get('default-timeout') or 180}"]
+    for key in ("index-url", "extra-index-url", "trusted-host", "proxy"):
+        urls = [v for v in values.get(key, "").split() if not v.startswith("file:")]
+        if urls:
+            lines.append(f"{key} = {' '.join(urls)}")
+    return "\n".join(lines) + "\n"
+
+
 @pytest.fixture(scope="module")
 def image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The project's Dockerfile built on the stand-in base (layers cached by buildah)."""
@@ -91,10 +111,11 @@ def image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     for stale in buildah("containers", "-q", "--filter", f"ancestor={IMAGE}").split():
         buildah("rm", stale, check=False)  # left by an interrupted run
     base = base_image(work)
-    # pip's trust for this machine's network, for the build only (a bind mount).
+    # This machine's way to the package registry (its pip settings and certificate
+    # bundle), for the build only: bind mounts, nothing of it in the image.
     bundle = Path(os.environ.get("PIP_CERT") or "/etc/ssl/certs/ca-certificates.crt")
     config = work / "pip.conf"
-    config.write_text("[global]\ncert = /etc/pip-build/ca.crt\ntimeout = 180\n")
+    config.write_text(pip_config("/etc/pip-build/ca.crt"))
     started = time.monotonic()
     buildah("bud", "--isolation", "chroot", "--network", "host", "--layers",
             "--from", base, "-v", f"{bundle}:/etc/pip-build/ca.crt:ro",
