@@ -1,4 +1,7 @@
-"""The one facade that ``app.py`` and ``admin`` call: each lifecycle step as a function.
+"""The facade of the lifecycle: each step (ingest, train, validate, promote, rollback,
+jobs, first start) as a function. ``ui``, ``admin`` and ``app.py`` make these steps only
+here (they never import the registry or the pipeline); read-side APIs (predictions,
+dashboard, review queue) they call in their stage directly.
 
 Each function takes plain values, reads the settings, and returns plain data (dicts and
 lists) that the edges render. Expected failures raise :class:`SentimentError`.

@@ -86,3 +86,18 @@ def test_mlflow_is_called_from_the_registry_module_only() -> None:
              if str(p.relative_to(ROOT)) not in allowed
              and any(m.split(".")[0] == "mlflow" for m, _ in _imports(p))]
     assert not wrong, wrong
+
+
+def test_the_faces_change_the_lifecycle_only_through_the_facade() -> None:
+    """``ui/``, ``admin/`` and ``app.py`` make every lifecycle step (ingest, train,
+    validate, promote, rollback, jobs, first start) through ``sentiment.lifecycle``; they
+    never reach the registry or the pipeline's steps themselves. Read-side stage APIs
+    (predictions, the dashboard, the review queue, the model-type table, report figures)
+    are called directly: they are already shaped for their callers."""
+    steps = ("sentiment.registry", "sentiment.pipeline.train", "sentiment.pipeline.evaluate",
+             "sentiment.pipeline.promotion", "sentiment.pipeline.bootstrap",
+             "sentiment.pipeline.challenger", "sentiment.pipeline.jobs")
+    faces = [*(ROOT / "ui").glob("*.py"), *(ROOT / "admin").glob("*.py"), ROOT / "app.py"]
+    wrong = [f"{p.relative_to(ROOT)} imports {m}" for p in faces for m, _ in _imports(p)
+             if m.startswith(steps) or m in ("sentiment.registry", "sentiment.pipeline")]
+    assert not wrong, wrong
