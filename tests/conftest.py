@@ -41,7 +41,8 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A fresh SENTIMENT_HOME (and MLflow registry) for every test."""
     path = tmp_path / "home"
     monkeypatch.setenv("SENTIMENT_HOME", str(path))
-    for key in ("MLFLOW_TRACKING_URI", "SENTIMENT_ADMIN_PASSWORD", "SENTIMENT_VIEWERS",
+    for key in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "SENTIMENT_ADMIN_PASSWORD",
+                "SENTIMENT_VIEWERS",
                 "SENTIMENT_MODEL_NAME", "SENTIMENT_MIN_ACCURACY", "SENTIMENT_SMTP_HOST",
                 "SENTIMENT_ALERT_WEBHOOK", "SENTIMENT_ALERT_TO", "SENTIMENT_GATE_METRIC",
                 "SENTIMENT_BOOTSTRAP_CHALLENGER_PARAMS"):
@@ -160,13 +161,14 @@ class SharedHomes:
         has set, SENTIMENT_DB_DIR say, is put aside meanwhile)."""
         keep = {*TELEMETRY_OFF, "SENTIMENT_RELOAD_CHECK_SECONDS"}
         names = {k for k in os.environ if k.startswith("SENTIMENT_") and k not in keep}
-        saved = {k: os.environ.get(k) for k in {*names, "SENTIMENT_HOME", "MLFLOW_TRACKING_URI"}}
+        saved = {k: os.environ.get(k) for k in
+                 {*names, "SENTIMENT_HOME", "MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"}}
         for key in saved:
             os.environ.pop(key, None)
         os.environ["SENTIMENT_HOME"] = str(path)
         try:
             return build()
-        finally:  # MLflow exports its tracking URI into the environment: undo it too
+        finally:  # MLflow exports its tracking and registry URIs: undo them too
             for key, value in saved.items():
                 if value is None:
                     os.environ.pop(key, None)
@@ -261,7 +263,8 @@ class AppServer:
                    "GRADIO_SERVER_PORT": str(self.port), "GRADIO_SERVER_NAME": "127.0.0.1",
                    "PYTHONUNBUFFERED": "1", "SENTIMENT_RELOAD_CHECK_SECONDS": "0.5",
                    **(env or {})}
-        for key in ("SENTIMENT_ADMIN_PASSWORD", "SENTIMENT_VIEWERS", "MLFLOW_TRACKING_URI"):
+        for key in ("SENTIMENT_ADMIN_PASSWORD", "SENTIMENT_VIEWERS", "MLFLOW_TRACKING_URI",
+                    "MLFLOW_REGISTRY_URI"):
             if key not in (env or {}):
                 environ.pop(key, None)
         self.log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()

@@ -88,6 +88,7 @@ def test_a_home_copied_elsewhere_keeps_working(trained: dict[str, str], home: Pa
     shutil.rmtree(home)  # nothing may still point at the old place
     monkeypatch.setenv("SENTIMENT_HOME", str(moved))
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)  # MLflow exports the old one
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
     settings = get_settings()
     assert settings.tracking_uri == f"sqlite:///{moved / 'mlflow.db'}"
     answer = ModelServer(settings).predict_one("I love this airline")

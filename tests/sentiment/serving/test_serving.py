@@ -20,6 +20,9 @@ TEXTS = ["I love this airline", "worst flight ever", "thanks for the upgrade :)"
 def test_pyfunc_n_rows_in_n_rows_out(trained: dict[str, str]) -> None:
     import mlflow
 
+    from sentiment import registry
+
+    registry.fluent(get_settings())  # MLflow's own loader, pointed at this home
     uri = f"models:/{get_settings().model_name}@production"
     model = mlflow.pyfunc.load_model(uri)
     for data in (TEXTS, pd.Series(TEXTS), pd.DataFrame({"text": TEXTS})):
