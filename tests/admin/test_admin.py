@@ -51,8 +51,11 @@ def test_bad_file_is_one_line_error(tmp_path: Path) -> None:
 
 
 def _start_training(dataset_id: str) -> subprocess.Popen:
+    """A BiLSTM training that lasts (at least 11 epochs: early stopping waits 10), so it
+    is still running whatever the second terminal's calls cost."""
     return subprocess.Popen([sys.executable, "-m", "admin", "train", "--model-type", "bilstm",
-                             "--dataset", dataset_id, "--param", "epochs=30"],
+                             "--dataset", dataset_id, "--param", "epochs=50",
+                             "--param", "patience=10"],
                             cwd=ROOT, env=dict(os.environ), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
 
