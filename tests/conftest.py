@@ -72,17 +72,28 @@ def write_sample(corpus: pd.DataFrame, path: Path, rows: int, seed: int) -> Path
     return path
 
 
+def training_sample(corpus: pd.DataFrame, folder: Path, rows: int = 1200, seed: int = 1
+                    ) -> Path:
+    """``folder/train.csv``: real labelled tweets for training (1,200 by default)."""
+    return write_sample(corpus, folder / "train.csv", rows, seed=seed)
+
+
+def validation_sample(corpus: pd.DataFrame, folder: Path) -> Path:
+    """``folder/val.csv``: 600 other real labelled tweets for validation."""
+    other = corpus.sample(frac=1.0, random_state=7).iloc[-6000:]
+    return write_sample(other, folder / "val.csv", 600, seed=2)
+
+
 @pytest.fixture
 def train_csv(corpus: pd.DataFrame, tmp_path: Path) -> Path:
     """1,200 real labelled tweets for training."""
-    return write_sample(corpus, tmp_path / "train.csv", 1200, seed=1)
+    return training_sample(corpus, tmp_path)
 
 
 @pytest.fixture
 def val_csv(corpus: pd.DataFrame, tmp_path: Path) -> Path:
     """600 other real labelled tweets for validation."""
-    other = corpus.sample(frac=1.0, random_state=7).iloc[-6000:]
-    return write_sample(other, tmp_path / "val.csv", 600, seed=2)
+    return validation_sample(corpus, tmp_path)
 
 
 @pytest.fixture
@@ -100,11 +111,10 @@ def validated_baseline(corpus: pd.DataFrame, folder: Path) -> dict[str, str]:
     from sentiment import lifecycle
 
     folder.mkdir(parents=True, exist_ok=True)
-    other = corpus.sample(frac=1.0, random_state=7).iloc[-6000:]
-    ids = {"training": lifecycle.ingest(str(write_sample(
-               corpus, folder / "train.csv", 1200, seed=1)), "training")["dataset_id"],
-           "validation": lifecycle.ingest(str(write_sample(
-               other, folder / "val.csv", 600, seed=2)), "validation")["dataset_id"]}
+    ids = {"training": lifecycle.ingest(str(training_sample(corpus, folder)),
+                                        "training")["dataset_id"],
+           "validation": lifecycle.ingest(str(validation_sample(corpus, folder)),
+                                          "validation")["dataset_id"]}
     version = lifecycle.train("tfidf_logreg", ids["training"])["version"]
     lifecycle.validate(version, ids["validation"], min_accuracy=0.6, auto_promote=True)
     return {**ids, "version": version}
@@ -116,7 +126,6 @@ def trained(shared_homes: SharedHomes, corpus: pd.DataFrame, home: Path) -> dict
     the ``training`` and ``validation`` dataset ids), built once per run and copied."""
     return shared_homes.copy("baseline", lambda: validated_baseline(
         corpus, shared_homes.root / "baseline-data"), home)
-
 
 
 # ---- homes built once per run, copied into the tests that only need *a* model ----------
@@ -135,7 +144,7 @@ class SharedHomes:
 
     def copy(self, name: str, build: Callable[[], dict], home: Path) -> dict:
         """The facts ``build()`` returned (dataset ids, version) and ``home`` holding a
-        copy of the home it built; ``home`` must not exist yet."""
+        copy of the home it built (``home`` may exist, but empty)."""
         template = self.root / name
         with open(self.root / f"{name}.lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
@@ -190,7 +199,7 @@ def fast_deep_model(corpus: pd.DataFrame, folder: Path, model_type: str) -> dict
     from sentiment import lifecycle
 
     folder.mkdir(parents=True, exist_ok=True)
-    train_csv = write_sample(corpus, folder / "train.csv", 600, seed=3)
+    train_csv = training_sample(corpus, folder, rows=600, seed=3)
     training = lifecycle.ingest(str(train_csv), "training")["dataset_id"]
     trained = lifecycle.train(model_type, training, params=FAST_DEEP[model_type])
     return {"training": training, "version": trained["version"], "run_id": trained["run_id"]}

@@ -72,14 +72,14 @@ def _running_job(process: subprocess.Popen, timeout: float = 180) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert process.poll() is None, process.communicate()
-        listed = jobs.list_jobs(get_settings(), running_only=True)
-        if listed and listed[0]["fraction"] > 0:
+        running = jobs.list_jobs(get_settings(), running_only=True)
+        if running and running[0]["fraction"] > 0:
             break
         time.sleep(0.5)
     else:
         raise TimeoutError("no running job appeared")
     listed = json.loads(admin("--json", "jobs", "--running").stdout)
-    assert [job["job"] for job in listed] == [listed[0]["job"]]
+    assert [job["job"] for job in listed] == [running[0]["job"]]
     return listed[0]
 
 

@@ -18,7 +18,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -102,7 +101,7 @@ def pip_config(bundle: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def image(tmp_path_factory: pytest.TempPathFactory) -> str:
     """The project's Dockerfile built on the stand-in base (layers cached by buildah)."""
     reason = _can_build()
     if reason:
@@ -122,7 +121,7 @@ def image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             "-v", f"{config}:/etc/pip.conf:ro", "-t", IMAGE, "-f", "Dockerfile", str(ROOT),
             timeout=1500)
     print(f"image built in {time.monotonic() - started:.0f} s")
-    yield IMAGE
+    return IMAGE
 
 
 class Space:

@@ -12,13 +12,12 @@ import pytest
 from sentiment import lifecycle, registry
 from sentiment.config import get_settings
 from sentiment.errors import CancelledError, RefusedError
-from tests.conftest import write_sample
+from tests.conftest import FAST_DEEP, write_sample
 
 pytestmark = pytest.mark.slow
 TEXTS = ["I love this airline", "worst flight ever", "thanks for the upgrade :)",
          "lost my bag again", "ok", "", "😡😡😡"]
-FAST = {"bilstm": {"epochs": 1, "vocab_size": 5000},
-        "minilm": {"epochs": 1, "head_epochs": 3, "trainable_layers": 1}}
+FAST = FAST_DEEP
 
 
 @pytest.fixture

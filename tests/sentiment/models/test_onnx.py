@@ -21,7 +21,7 @@ from sentiment import lifecycle, registry
 from sentiment.config import get_settings
 from sentiment.models import get_model_type, onnx_serving
 from sentiment.pipeline import train
-from tests.conftest import FAST_DEEP, SHARED_DATA, write_sample
+from tests.conftest import FAST_DEEP, SHARED_DATA, training_sample
 
 pytestmark = pytest.mark.slow
 FAST = FAST_DEEP
@@ -31,8 +31,9 @@ EDGE = ["", "   ", "😡😡😡", "ok", "I LOVE this airline!!! :)", "word " * 
 
 @pytest.fixture
 def training_id(corpus: pd.DataFrame, tmp_path: Path) -> str:
-    """~540 real training tweets of the default corpus (60 held out by training)."""
-    train_csv = write_sample(corpus, tmp_path / "train.csv", 600, seed=3)
+    """~540 real training tweets of the default corpus (60 held out by training): the
+    sample the shared ``trained_*`` homes train on."""
+    train_csv = training_sample(corpus, tmp_path, rows=600, seed=3)
     return lifecycle.ingest(str(train_csv), "training")["dataset_id"]
 
 
