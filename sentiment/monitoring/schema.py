@@ -57,6 +57,10 @@ alerts = Table(
     Column("window_s", Integer, nullable=False), Column("model_versions", Text, nullable=False),
     Column("texts", Text, nullable=False), Column("status", String(32), nullable=False),
     Column("detail", Text),
+    # wrong_prediction_burst (the model erred) or bad_buzz (the customers are angry)
+    Column("kind", String(32), nullable=False, server_default=text("'wrong_prediction_burst'")),
+    Column("payload", Text),  # a bad buzz's finding, as JSON (the webhook's body)
+    Index("alerts_kind_ts", "kind", "ts"),
 )
 review_labels = Table(
     "review_labels", metadata,
@@ -68,6 +72,11 @@ sign_in_sessions = Table(
     "sign_in_sessions", metadata,
     Column("token_hash", String(64), primary_key=True),
     Column("username", String(128), nullable=False), Column("ts", Float, nullable=False),
+)
+handled = Table(
+    "handled", metadata,
+    Column("prediction_id", Integer, primary_key=True, autoincrement=False),
+    Column("ts", Float, nullable=False), Column("handled_by", String(128)),
 )
 installation = Table(
     "installation", metadata,
@@ -110,9 +119,23 @@ def _sessions(conn: Connection) -> None:
     installation.create(conn, checkfirst=True)
 
 
+def _early_warning(conn: Connection) -> None:
+    """6: ``alerts.kind`` and ``alerts.payload`` (bad-buzz alerts beside the error bursts)
+    and ``handled`` (the triage list's answered texts)."""
+    columns = {c["name"] for c in inspect(conn).get_columns("alerts")}
+    if "kind" not in columns:
+        conn.execute(text("ALTER TABLE alerts ADD COLUMN kind VARCHAR(32) NOT NULL "
+                          "DEFAULT 'wrong_prediction_burst'"))
+    if "payload" not in columns:
+        conn.execute(text("ALTER TABLE alerts ADD COLUMN payload TEXT"))
+    if "alerts_kind_ts" not in {i["name"] for i in inspect(conn).get_indexes("alerts")}:
+        conn.execute(text("CREATE INDEX alerts_kind_ts ON alerts (kind, ts)"))
+    handled.create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _tables), (2, _verified), (3, _prediction_index), (4, _review_labels),
-    (5, _sessions)]
+    (5, _sessions), (6, _early_warning)]
 LATEST = MIGRATIONS[-1][0]
 
 

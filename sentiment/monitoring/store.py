@@ -45,6 +45,7 @@ from sentiment.monitoring.schema import (
     SchemaTooNew,
     alerts,
     feedback,
+    handled,
     installation,
     migrate,
     predictions,
@@ -65,6 +66,7 @@ class LoggedPrediction(NamedTuple):
     latency_ms: float
     source: str  # ui, api or batch
 
+BURST, BUZZ = "wrong_prediction_burst", "bad_buzz"  # the kinds of alert (webhook "event")
 RETRY_AFTER_S = 15.0  # a degraded server database is not retried more often than this
 MIGRATION_LOCK = "monitoring-schema"
 _XACT_KEY = 0x53454E54  # "SENT": serialises feedback linking and alert claims
@@ -73,7 +75,8 @@ _XACT_KEY = 0x53454E54  # "SENT": serialises feedback linking and alert claims
 class MonitoringStore(Protocol):
     """What the service needs from a monitoring database."""
 
-    def log_predictions(self, rows: Sequence[LoggedPrediction]) -> list[int]: ...
+    def log_predictions(self, rows: Sequence[LoggedPrediction],
+                        ts: float | Sequence[float] | None = None) -> list[int]: ...
 
     def add_feedback(self, prediction_id: int | None, text: str, predicted_label: str,
                      is_correct: bool, corrected_label: str | None = None,
@@ -81,6 +84,12 @@ class MonitoringStore(Protocol):
 
     def claim_alert(self, threshold: int, window_s: int, cooldown_s: int,
                     now: float | None = None) -> dict[str, Any] | None: ...
+
+    def claim_buzz(self, finding: dict[str, Any], cooldown_s: int,
+                   now: float | None = None) -> dict[str, Any] | None: ...
+
+    def mark_handled(self, prediction_id: int, user: str | None = None,
+                     now: float | None = None) -> tuple[bool, str | None, float]: ...
 
     def set_alert_status(self, alert_id: int, status: str, detail: str) -> None: ...
 
@@ -279,13 +288,17 @@ class SQLStore:
 
     # ---- writes -------------------------------------------------------------------------
 
-    def _log_predictions(self, rows: Sequence[LoggedPrediction]) -> list[int]:
-        """Append predictions; return their ids (in order)."""
-        now = time.time()
-        values = [{"ts": now, "text": text_, "text_length": len(text_), "label": label,
-                   "proba_positive": float(proba), "model_version": version,
+    def _log_predictions(self, rows: Sequence[LoggedPrediction],
+                         ts: float | Sequence[float] | None = None) -> list[int]:
+        """Append predictions (served at ``ts``: now by default, or one time per row);
+        return their ids."""
+        now = time.time() if ts is None else ts
+        times = [now] * len(rows) if isinstance(now, int | float) else list(now)
+        values = [{"ts": float(when), "text": text_, "text_length": len(text_),
+                   "label": label, "proba_positive": float(proba), "model_version": version,
                    "latency_ms": float(latency), "source": source}
-                  for text_, label, proba, version, latency, source in rows]
+                  for (text_, label, proba, version, latency, source), when
+                  in zip(rows, times, strict=True)]
         with self._tx() as conn:
             result = conn.execute(insert(predictions).returning(
                 predictions.c.id, sort_by_parameter_order=True), values)
@@ -321,8 +334,8 @@ class SQLStore:
         now = time.time() if now is None else now
         f = feedback.c
         with self._tx(serialise=True) as conn:
-            last = conn.execute(select(alerts.c.ts).order_by(alerts.c.ts.desc()).limit(1)
-                                ).scalar()
+            last = conn.execute(select(alerts.c.ts).where(alerts.c.kind == BURST)
+                                .order_by(alerts.c.ts.desc()).limit(1)).scalar()
             if last is not None and now - last < cooldown_s:
                 return None
             # Reports inside the window that no earlier alert has already covered.
@@ -339,6 +352,40 @@ class SQLStore:
                 "status": "pending"}).scalar_one()
             return {"id": int(alert_id), "ts": now, "n_wrong": len(wrong),
                     "window_s": window_s, "model_versions": versions, "texts": texts}
+
+    def _claim_buzz(self, finding: dict[str, Any], cooldown_s: int,
+                    now: float | None = None) -> dict[str, Any] | None:
+        """Record a bad-buzz alert unless one was raised within ``cooldown_s``; return it
+        with its id, or None. Atomic: replicas that detect the same buzz record it once."""
+        now = time.time() if now is None else now
+        with self._tx(serialise=True) as conn:
+            last = conn.execute(select(alerts.c.ts).where(alerts.c.kind == BUZZ)
+                                .order_by(alerts.c.ts.desc()).limit(1)).scalar()
+            if last is not None and now - last < cooldown_s:
+                return None
+            alert_id = conn.execute(insert(alerts).returning(alerts.c.id), {
+                "ts": now, "n_wrong": 0, "window_s": int(finding["window_s"]),
+                "model_versions": ",".join(finding.get("model_versions") or ["unknown"]),
+                "texts": json.dumps(finding["examples"]), "status": "pending",
+                "kind": BUZZ, "payload": json.dumps(finding)}).scalar_one()
+            return {**finding, "id": int(alert_id), "ts": now, "kind": BUZZ}
+
+    def _mark_handled(self, prediction_id: int, user: str | None,
+                      now: float | None = None) -> tuple[bool, str | None, float]:
+        """Mark a served prediction handled; return (newly marked, by whom, when)."""
+        h = handled.c
+        with self._tx(serialise=True) as conn:
+            if conn.execute(select(predictions.c.id).where(
+                    predictions.c.id == int(prediction_id))).first() is None:
+                raise LookupError(f"no prediction with id {prediction_id}")
+            old = conn.execute(select(h.handled_by, h.ts).where(
+                h.prediction_id == int(prediction_id))).first()
+            if old is not None:
+                return False, old[0], float(old[1])
+            when = time.time() if now is None else now
+            conn.execute(insert(handled).values(prediction_id=int(prediction_id), ts=when,
+                                                handled_by=user))
+            return True, user, when
 
     def _set_alert_status(self, alert_id: int, status: str, detail: str) -> None:
         """Record how the delivery of an alert went."""
@@ -393,6 +440,7 @@ class SQLStore:
             doomed = select(p.id).where(condition)
             conn.execute(review_labels.delete().where(
                 review_labels.c.prediction_id.in_(doomed), review_labels.c.dataset_id.is_(None)))
+            conn.execute(handled.delete().where(handled.c.prediction_id.in_(doomed)))
             return int(conn.execute(predictions.delete().where(condition)).rowcount or 0)
 
     def prune(self, max_age_days: float, max_rows: int, now: float | None = None) -> int:
@@ -454,8 +502,19 @@ class SQLStore:
         """Record the dataset the labelled predictions went into (they leave the pool)."""
         self.write(self._mark_used, prediction_ids, dataset_id)
 
-    def log_predictions(self, rows: Sequence[LoggedPrediction]) -> list[int]:
-        return self.write(self._log_predictions, rows)
+    def log_predictions(self, rows: Sequence[LoggedPrediction],
+                        ts: float | Sequence[float] | None = None) -> list[int]:
+        """Append served predictions (at ``ts``, one time or one per row: a replay's
+        clock; now by default)."""
+        return self.write(self._log_predictions, rows, ts)
+
+    def claim_buzz(self, finding: dict[str, Any], cooldown_s: int,
+                   now: float | None = None) -> dict[str, Any] | None:
+        return self.write(self._claim_buzz, finding, cooldown_s, now)
+
+    def mark_handled(self, prediction_id: int, user: str | None = None,
+                     now: float | None = None) -> tuple[bool, str | None, float]:
+        return self.write(self._mark_handled, prediction_id, user, now)
 
     def add_feedback(self, prediction_id: int | None, text: str, predicted_label: str,
                      is_correct: bool, corrected_label: str | None = None,

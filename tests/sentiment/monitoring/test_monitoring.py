@@ -336,6 +336,7 @@ CREATE TABLE alerts (id INTEGER PRIMARY KEY, ts REAL NOT NULL, n_wrong INTEGER N
     status TEXT NOT NULL, detail TEXT);
 INSERT INTO predictions VALUES (7, 1.0, 'old text', 8, 'positive', 0.9, '1', 1.0, 'api');
 INSERT INTO feedback VALUES (1, 2.0, 7, 'old text', 'positive', 0, 'negative', NULL, '1');
+INSERT INTO alerts VALUES (1, 3.0, 3, 300, '1', '["old text"]', 'sent', NULL);
 """
 
 
@@ -355,6 +356,9 @@ def test_an_unversioned_store_is_migrated_and_keeps_its_rows(home: Path) -> None
     assert int(store.query("SELECT MAX(version) AS v FROM schema_version")["v"][0]) == LATEST
     rows = store.query("SELECT id, text, verified FROM feedback")
     assert rows.to_dict(orient="records") == [{"id": 1, "text": "old text", "verified": 1}]
+    kinds = store.query("SELECT id, kind, payload FROM alerts").to_dict(orient="records")
+    assert kinds == [{"id": 1, "kind": "wrong_prediction_burst", "payload": None}]
+    assert store.mark_handled(7, "carla")[0]  # the triage table exists too
     new_id = store.add_feedback(7, "old text", "positive", False)
     assert new_id == 2 and store.feedback_verified(new_id) is False  # one report per prediction
     assert store.log_predictions([("new", "negative", 0.1, "2", 1.0, "api")]) == [8]
