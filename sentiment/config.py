@@ -136,6 +136,13 @@ class Settings:
     alert_from: str = "sentiment@localhost"
     alert_to: tuple[str, ...] = ()
     alert_webhook: str | None = None
+    # Bad-buzz early warning (sentiment/monitoring/buzz.py).
+    buzz_window_seconds: int = 900
+    buzz_baseline_seconds: int = 86_400
+    buzz_min_texts: int = 20  # negative texts in the window (0: the detector is off)
+    buzz_cooldown_seconds: int = 3600
+    buzz_check_seconds: float = 60.0
+    buzz_alpha: float = 1e-4  # false-alarm probability of one check
     drift_bound: float = 0.15
     result_ttl_seconds: float = 3600.0
     result_quota_mb: float = 200.0
@@ -220,6 +227,7 @@ def get_settings() -> Settings:
         alert_from=env("SENTIMENT_ALERT_FROM", "sentiment@localhost") or "sentiment@localhost",
         alert_to=tuple(a.strip() for a in env("SENTIMENT_ALERT_TO", "").split(",") if a.strip()),
         alert_webhook=webhook,
+        **buzz_settings(),
         drift_bound=_float("SENTIMENT_DRIFT_BOUND", 0.15, 0.0, 1.0),
         result_ttl_seconds=_float("SENTIMENT_RESULT_TTL_SECONDS", 3600.0, 1.0, 86_400 * 7),
         result_quota_mb=_float("SENTIMENT_RESULT_QUOTA_MB", 200.0, 1.0, 100_000.0),
@@ -240,6 +248,23 @@ def get_settings() -> Settings:
         prediction_max_rows=_int("SENTIMENT_PREDICTION_MAX_ROWS", 2_000_000, 0, 10**10),
         batch_lane_kb=_int("SENTIMENT_BATCH_LANE_KB", 512, 0, 10**9),
     )
+
+
+def buzz_settings() -> dict[str, Any]:
+    """The bad-buzz detector's knobs; the baseline must be longer than the window it is
+    compared with, and a check runs at least once a minute."""
+    window = _int("SENTIMENT_BUZZ_WINDOW_SECONDS", 900, 60, 86_400)
+    baseline = _int("SENTIMENT_BUZZ_BASELINE_SECONDS", 86_400, 600, 86_400 * 30)
+    if baseline < 2 * window:
+        raise SettingsError(f"SENTIMENT_BUZZ_BASELINE_SECONDS={baseline} must be at least "
+                            f"twice SENTIMENT_BUZZ_WINDOW_SECONDS={window}: the usual share "
+                            "is measured over the baseline")
+    return {"buzz_window_seconds": window, "buzz_baseline_seconds": baseline,
+            "buzz_min_texts": _int("SENTIMENT_BUZZ_MIN_TEXTS", 20, 0, 1_000_000),
+            "buzz_cooldown_seconds": _int("SENTIMENT_BUZZ_COOLDOWN_SECONDS", 3600, 0,
+                                          86_400 * 7),
+            "buzz_check_seconds": _float("SENTIMENT_BUZZ_CHECK_SECONDS", 60.0, 0.2, 60.0),
+            "buzz_alpha": _float("SENTIMENT_BUZZ_ALPHA", 1e-4, 1e-12, 0.05)}
 
 
 def allowed_origins(raw: str) -> tuple[str, ...]:

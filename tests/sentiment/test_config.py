@@ -31,6 +31,8 @@ def test_telemetry_is_off_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
     ("SENTIMENT_ADMIN_PASSWORD", "short"), ("SENTIMENT_VIEWERS", "nopassword"),
     ("SENTIMENT_MODEL_NAME", "a/b"), ("SENTIMENT_ALERT_WEBHOOK", "ftp://x"),
     ("SENTIMENT_SERVING_BACKEND", "tensorrt"),
+    ("SENTIMENT_BUZZ_BASELINE_SECONDS", "1000"), ("SENTIMENT_BUZZ_CHECK_SECONDS", "300"),
+    ("SENTIMENT_BUZZ_ALPHA", "0.5"), ("SENTIMENT_BUZZ_MIN_TEXTS", "-1"),
 ])
 def test_unsafe_values_fail_loudly(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
     monkeypatch.setenv(name, value)
