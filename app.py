@@ -3,9 +3,10 @@
 This file assembles the tabs (one module of ``ui/`` each: its handlers, its layout, its
 events), wires what crosses tabs (the pickers, the tables other tabs change), and starts
 the app: the home checked, databases restored, the first-start bootstrap in the
-background, housekeeping, then Gradio behind the door of ``ui.security``. Every SPEC
-endpoint keeps its ``api_name``; admin actions check the caller inside the handler, so an
-HTTP call that skips the UI is refused too. Run with ``python app.py``.
+background, housekeeping and the bad-buzz watch, then Gradio behind the door of
+``ui.security``. Every SPEC endpoint keeps its ``api_name``; admin actions check the
+caller inside the handler, so an HTTP call that skips the UI is refused too. Run with
+``python app.py``.
 """
 
 from __future__ import annotations
@@ -92,6 +93,7 @@ def main() -> None:
     startup.housekeeping(SETTINGS, common.service,
                          also=lambda: security.sweep_uploads(SETTINGS.result_ttl_seconds))
     startup.first_start(SETTINGS, common.service, common.ready)
+    startup.buzz_watch(SETTINGS, common.service)
     demo.queue(default_concurrency_limit=8).launch(
         allowed_paths=allowed, blocked_paths=blocked,
         auth=check_login if SETTINGS.auth_enabled else None,

@@ -10,6 +10,8 @@ runs the same sequence (``app.py`` today; a REST or MCP server tomorrow).
    challenger, promoted only if it wins); ``ready`` is set once stage 1 is done.
 3. :func:`housekeeping`: on a schedule, the prediction log pruned to its retention, and
    whatever the face adds (its upload sweep).
+4. :func:`buzz_watch`: every SENTIMENT_BUZZ_CHECK_SECONDS, the bad-buzz detector over the
+   shared prediction log (one alert for all replicas).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from sentiment import lifecycle
 from sentiment.config import Settings, check_writable, is_postgres
 from sentiment.errors import SentimentError
 from sentiment.infra import durable
+from sentiment.monitoring import buzz
 from sentiment.serving.service import SentimentService
 
 log = logging.getLogger("app")
@@ -114,5 +117,29 @@ def housekeeping(settings: Settings, service: Callable[[], SentimentService],
             time.sleep(period)
 
     thread = threading.Thread(target=run, daemon=True, name="housekeeping")
+    thread.start()
+    return thread
+
+
+def buzz_watch(settings: Settings, service: Callable[[], SentimentService],
+               stop: threading.Event | None = None) -> threading.Thread | None:
+    """The bad-buzz detector, off the request path: a check every
+    SENTIMENT_BUZZ_CHECK_SECONDS (at most a minute) until ``stop`` is set; None when
+    SENTIMENT_BUZZ_MIN_TEXTS=0. A check that fails (the store unreachable) is logged and
+    the next one runs on time."""
+    if not settings.buzz_min_texts:
+        return None
+    period = settings.buzz_check_seconds
+    stop = stop or threading.Event()
+
+    def run() -> None:
+        while not stop.is_set():
+            try:
+                buzz.detector(service().store, settings).check()
+            except (OSError, ValueError, SentimentError):
+                log.exception("the bad-buzz check failed; it runs again in %.0f s", period)
+            stop.wait(period)
+
+    thread = threading.Thread(target=run, daemon=True, name="buzz-watch")
     thread.start()
     return thread

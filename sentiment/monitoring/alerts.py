@@ -1,4 +1,5 @@
-"""Error-burst alerts: N wrong-prediction reports within a window send one alert.
+"""Alerts: N wrong-prediction reports within a window (``wrong_prediction_burst``), and
+the bad buzz that :mod:`sentiment.monitoring.buzz` detects (``bad_buzz``).
 
 After a wrong report the rule is checked (atomically, in the store); when it fires, the
 alert is recorded at once and delivered off the request path by a background thread, by
@@ -18,7 +19,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from sentiment.config import Settings
-from sentiment.monitoring.store import MonitoringStore
+from sentiment.monitoring.store import BURST, BUZZ, MonitoringStore
 
 log = logging.getLogger(__name__)
 ATTEMPTS = 3
@@ -40,6 +41,15 @@ def check_and_alert(store: MonitoringStore, settings: Settings,
 
 
 def _message(alert: dict[str, Any], settings: Settings) -> tuple[str, str]:
+    if alert.get("kind") == BUZZ:
+        lines = [alert["summary"], "", "Examples:"]
+        lines += [f"- {t[:280]}" for t in alert["examples"]]
+        lines += ["", "Terms most over-represented in the negative texts (count now, usually):"]
+        lines += [f"- {term}: {alert['term_counts'].get(term, '?')}" for term in alert["terms"]]
+        subject = (f"[tweet-sentiment] bad buzz: {alert['negative_texts']} negative texts, "
+                   f"{alert['negative_share']:.0%} negative (usually "
+                   f"{alert['baseline_share']:.0%})")
+        return subject, "\n".join(lines)
     minutes = alert["window_s"] / 60
     subject = (f"[tweet-sentiment] {alert['n_wrong']} wrong predictions in {minutes:g} min "
                f"(model version {', '.join(alert['model_versions'])})")
@@ -66,7 +76,10 @@ def send_email(alert: dict[str, Any], settings: Settings) -> None:
 def send_webhook(alert: dict[str, Any], settings: Settings) -> None:
     """POST the alert as JSON to the webhook (raises on failure or a non-2xx answer)."""
     subject, _ = _message(alert, settings)
-    body = json.dumps({"event": "wrong_prediction_burst", "summary": subject, **alert}).encode()
+    if alert.get("kind") == BUZZ:
+        body = json.dumps({**alert, "event": BUZZ}).encode()
+    else:
+        body = json.dumps({"event": BURST, "summary": subject, **alert}).encode()
     # The URL is checked to be http(s) by the settings, so no file: or custom scheme.
     request = urllib.request.Request(settings.alert_webhook or "", data=body,  # noqa: S310
                                      method="POST", headers={"Content-Type": "application/json"})
