@@ -59,17 +59,21 @@ def queue(settings: Settings | None = None, limit: int = 50) -> pd.DataFrame:
                   "reason", "model_version"]]
 
 
+def prediction_id_of(value: int | str) -> int:
+    """A prediction id as a caller sent it (a number, or its text), or a clear refusal."""
+    try:
+        return int(str(value).strip())
+    except ValueError as exc:
+        raise InvalidInputError(f"prediction_id must be a number, got {value!r}.") from exc
+
+
 def label(prediction_id: int | str, value: str, reviewer: str | None = None,
           settings: Settings | None = None) -> dict[str, Any]:
     """Give one served prediction its true label (``positive`` or ``negative``)."""
     value = str(value or "").strip().lower()
     if value not in LABELS:
         raise InvalidInputError(f"label must be one of {list(LABELS)}, got {value!r}.")
-    try:
-        pid = int(str(prediction_id).strip())
-    except ValueError as exc:
-        raise InvalidInputError(f"prediction_id must be a number, got {prediction_id!r}."
-                                ) from exc
+    pid = prediction_id_of(prediction_id)
     try:
         outcome = get_store(settings or get_settings()).label_prediction(pid, value, reviewer)
     except (LookupError, ValueError) as exc:
