@@ -52,6 +52,15 @@ EN = {
     "export_log": "Export prediction log (CSV)",
     "export_corrections": "Export corrections as training CSV", "export": "Export",
     "raw": "Details (raw result, as the API returns it)",
+    "buzz": "Bad buzz: the negative share, the usual band, and alerts",
+    "buzz_intro": "Each point is the negative share of one window; the band is the usual share "
+                  "(the day before) give or take two standard errors; a red line is a bad-buzz "
+                  "alert. Click an alert for what people are angry about.",
+    "buzz_alerts": "Bad-buzz alerts", "buzz_detail": "The buzz: words and examples",
+    "triage": "Triage: the unhappiest customers first",
+    "triage_intro": "Texts predicted negative in the last day, most confident first. Click a "
+                    "row, answer the customer, then mark it handled.",
+    "triage_list": "To answer", "mark_handled": "Mark handled",
 }
 
 FR = {
@@ -104,6 +113,15 @@ FR = {
     "export_log": "Exporter le journal des prédictions (CSV)",
     "export_corrections": "Exporter les corrections en CSV d'entraînement",
     "export": "Export", "raw": "Détails (résultat brut, tel que l'API le renvoie)",
+    "buzz": "Bad buzz : la part de négatifs, la bande habituelle et les alertes",
+    "buzz_intro": "Chaque point est la part de textes négatifs d'une fenêtre ; la bande est la "
+                  "part habituelle (la veille) à deux écarts-types près ; une ligne rouge est "
+                  "une alerte. Cliquez une alerte pour voir ce qui fâche les clients.",
+    "buzz_alerts": "Alertes de bad buzz", "buzz_detail": "Le buzz : mots et exemples",
+    "triage": "Tri : les clients les plus mécontents d'abord",
+    "triage_intro": "Textes jugés négatifs depuis un jour, les plus sûrs d'abord. Cliquez une "
+                    "ligne, répondez au client, puis marquez-la traitée.",
+    "triage_list": "À traiter", "mark_handled": "Marquer traité",
 }
 
 I18N = gr.I18n(en=EN, fr=FR)

@@ -7,13 +7,16 @@ as often as it likes.
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from sentiment import registry
 from sentiment.config import Settings, get_settings
+from sentiment.errors import InvalidInputError
 from sentiment.infra import results
 from sentiment.infra.csvsafe import write_csv
 from sentiment.monitoring.store import MonitoringStore, MonitoringUnavailable, get_store
@@ -59,7 +62,83 @@ def summary(settings: Settings | None = None) -> dict[str, Any]:
         "alert_rule": f"{settings.alert_threshold} wrong reports within "
                       f"{settings.alert_window_seconds} s, cool-down "
                       f"{settings.alert_cooldown_seconds} s",
+        "buzz_rule": _buzz_rule(settings),
     }
+
+
+def _buzz_rule(settings: Settings) -> str:
+    """The bad-buzz detector's rule in words."""
+    if not settings.buzz_min_texts:
+        return "off (SENTIMENT_BUZZ_MIN_TEXTS=0)"
+    return (f"the last {settings.buzz_window_seconds} s against the "
+            f"{settings.buzz_baseline_seconds} s before, at least {settings.buzz_min_texts} "
+            f"negative texts, false-alarm rate {settings.buzz_alpha:g} per check, checked every "
+            f"{settings.buzz_check_seconds:g} s, cool-down {settings.buzz_cooldown_seconds} s")
+
+
+def buzz_alerts(settings: Settings | None = None, limit: int = 20) -> pd.DataFrame:
+    """The latest bad-buzz alerts: when, the negative share now and usually, how many
+    texts, the terms, and the delivery status (the examples are in :func:`buzz_detail`)."""
+    settings = settings or get_settings()
+    frame = _store(settings).query(
+        "SELECT id, ts, status, payload FROM alerts WHERE kind = 'bad_buzz'"
+        " ORDER BY ts DESC LIMIT :limit", {"limit": limit})
+    found = [json.loads(p or "{}") for p in frame["payload"]]
+    out = pd.DataFrame({
+        "id": frame["id"].astype(int), "ts": frame["ts"],
+        "negative_share": [f.get("negative_share") for f in found],
+        "baseline_share": [f.get("baseline_share") for f in found],
+        "negative_texts": [f.get("negative_texts") for f in found],
+        "since": [f.get("since") for f in found],
+        "terms": [", ".join(f.get("terms", [])) for f in found],
+        "status": frame["status"]})
+    return _readable_time(out, keep_ts=True)
+
+
+def buzz_detail(alert_id: int, settings: Settings | None = None) -> dict[str, Any]:
+    """One bad-buzz alert's finding: the sentence, the terms with their counts, and the
+    example texts."""
+    settings = settings or get_settings()
+    frame = _store(settings).query(
+        "SELECT payload, status, detail FROM alerts WHERE id = :id AND kind = 'bad_buzz'",
+        {"id": int(alert_id)})
+    if frame.empty:
+        raise InvalidInputError(f"No bad-buzz alert with id {alert_id}.")
+    finding = json.loads(frame["payload"].iloc[0] or "{}")
+    return {"id": int(alert_id), **finding, "delivery": str(frame["status"].iloc[0]),
+            "delivery_detail": frame["detail"].iloc[0]}
+
+
+def negative_share(settings: Settings | None = None, span_s: int = 86_400,
+                   now: float | None = None) -> pd.DataFrame:
+    """The negative share per window-long bucket over the last ``span_s``, with the
+    baseline's share over the buckets before it and its band (+-2 standard errors of a
+    bucket of that volume): the Monitor tab's picture of the detector."""
+    settings = settings or get_settings()
+    now = time.time() if now is None else now
+    bucket = settings.buzz_window_seconds
+    per = max(1, settings.buzz_baseline_seconds // bucket)
+    frame = _store(settings).query(
+        "SELECT ts, label FROM predictions WHERE ts >= :since AND ts < :now",
+        {"since": now - span_s - settings.buzz_baseline_seconds, "now": now})
+    columns = ["time", "negative_share", "baseline_share", "band_low", "band_high", "texts"]
+    if frame.empty:
+        return pd.DataFrame(columns=columns)
+    frame["bucket"] = ((frame["ts"] - now) // bucket).astype(int)
+    frame["negative"] = (frame["label"] == "negative").astype(int)
+    grouped = frame.groupby("bucket").agg(texts=("ts", "size"), negative=("negative", "sum"))
+    full = grouped.reindex(range(int(grouped.index.min()), 0), fill_value=0)
+    base_n = full["texts"].rolling(per, min_periods=1).sum().shift(1)
+    base_k = full["negative"].rolling(per, min_periods=1).sum().shift(1)
+    out = full.assign(negative_share=full["negative"] / full["texts"].where(full["texts"] > 0),
+                      baseline_share=base_k / base_n.where(base_n > 0))
+    spread = 2 * np.sqrt(out["baseline_share"] * (1 - out["baseline_share"])
+                         / out["texts"].where(out["texts"] > 0))
+    out["band_low"] = (out["baseline_share"] - spread).clip(lower=0)
+    out["band_high"] = (out["baseline_share"] + spread).clip(upper=1)
+    out = out[out.index >= -(span_s // bucket)].round(4)
+    out["time"] = pd.to_datetime(now + (out.index.to_numpy() + 1) * bucket, unit="s")
+    return out.reset_index(drop=True)[columns]
 
 
 def _retention(settings: Settings) -> str:
@@ -124,7 +203,7 @@ def alerts(settings: Settings | None = None, limit: int = 20) -> pd.DataFrame:
     """Latest alerts with their delivery status."""
     settings = settings or get_settings()
     frame = _store(settings).query(
-        "SELECT id, ts, n_wrong, model_versions, status, detail, texts FROM alerts"
+        "SELECT id, ts, kind, n_wrong, model_versions, status, detail, texts FROM alerts"
         " ORDER BY ts DESC LIMIT :limit", {"limit": limit})
     return _readable_time(frame)
 
