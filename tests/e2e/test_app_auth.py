@@ -20,6 +20,7 @@ ADMIN_CALLS = {
     "/promote": {"version": "1", "force": True}, "/rollback": {},
     "/review_queue": {}, "/label": {"prediction_id": 1, "label": "positive"},
     "/review_to_dataset": {"name": "reviewed"},
+    "/triage": {}, "/handled": {"prediction_id": 1},
 }
 
 
@@ -71,6 +72,28 @@ def test_admin_may_run_admin_actions(secured: AppServer, tmp_path) -> None:
     csv.write_text("text,label\ngreat,1\nawful,0\n")
     summary = admin.predict(file=handle_file(str(csv)), api_name="/upload_training")
     assert summary["rows_kept"] == 2
+
+
+def test_the_admin_triages_what_a_viewer_was_told(secured: AppServer) -> None:
+    """Issue 26.3: the viewer's angry text is on the admin's triage list, angriest first;
+    /handled takes it off; a made-up id is refused with a message."""
+    viewer = Client(secured.url, auth=VIEWER, verbose=False)
+    angry = "You lost my luggage AGAIN and nobody answers the phone. Worst airline ever."
+    label, details = viewer.predict(text=angry, api_name="/predict")
+    assert label["label"] == "negative"
+    admin = Client(secured.url, auth=ADMIN, verbose=False)
+    listed = admin.predict(api_name="/triage")
+    rows = [dict(zip(listed["headers"], row, strict=True)) for row in listed["data"]]
+    mine = [r for r in rows if r["text"] == angry]
+    assert mine and mine[0]["channel"] == "api"
+    confidences = [r["negative_confidence"] for r in rows]
+    assert confidences == sorted(confidences, reverse=True)
+    answer = admin.predict(prediction_id=mine[0]["prediction_id"], api_name="/handled")
+    assert "leaves the triage list" in answer
+    after = admin.predict(api_name="/triage")
+    assert angry not in [row[listed["headers"].index("text")] for row in after["data"]]
+    with pytest.raises(AppError, match="no prediction with id 99999"):
+        admin.predict(prediction_id=99999, api_name="/handled")
 
 
 def _call_by_index(server: AppServer, auth: tuple[str, str], fn_name: str) -> str:

@@ -78,7 +78,8 @@ def test_every_app_handler_is_guarded() -> None:
     for admin_only in ("upload_training", "train", "cancel_training", "validate", "promote",
                        "rollback", "export_log", "export_corrections", "monitor_views",
                        "review_queue", "review_view", "label", "label_positive",
-                       "label_negative", "review_to_dataset"):
+                       "label_negative", "review_to_dataset", "triage_list", "handled",
+                       "pick_triage", "pick_buzz"):
         assert names[admin_only] == "admin", admin_only
     assert names["predict"] == names["feedback"] == names["monitoring"] == "viewer"
 
