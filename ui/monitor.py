@@ -11,6 +11,7 @@ import pandas as pd
 
 from sentiment.errors import SentimentError
 from sentiment.monitoring import dashboard, triage
+from sentiment.monitoring.review import prediction_id_of
 from ui import security, summaries
 from ui.common import (
     PRIVATE,
@@ -105,14 +106,14 @@ def handled(prediction_id: int | str, request: gr.Request = None) -> str:
 def pick_triage(frame: pd.DataFrame, evt: gr.SelectData) -> tuple[Any, str]:
     """A click on a triage row selects its prediction."""
     row = frame.iloc[evt.index[0]]
-    return int(row["prediction_id"]), str(row["text"])
+    return prediction_id_of(row["prediction_id"]), str(row["text"])
 
 
 @admin
 def pick_buzz(frame: pd.DataFrame, evt: gr.SelectData) -> dict:
     """A click on a bad-buzz alert shows its sentence, its words (with how many of the
     window's negative texts carry each) and its examples (as data, never as markup)."""
-    detail = dashboard.buzz_detail(int(frame.iloc[evt.index[0]]["id"]), SETTINGS)
+    detail = dashboard.buzz_detail(frame.iloc[evt.index[0]]["id"], SETTINGS)
     return {"summary": detail.get("summary"), "terms": detail.get("term_counts", {}),
             "examples": detail.get("examples", []), "since": detail.get("since"),
             "delivery": detail.get("delivery")}

@@ -95,10 +95,14 @@ def buzz_alerts(settings: Settings | None = None, limit: int = 20) -> pd.DataFra
     return _readable_time(out, keep_ts=True)
 
 
-def buzz_detail(alert_id: int, settings: Settings | None = None) -> dict[str, Any]:
+def buzz_detail(alert_id: int | str, settings: Settings | None = None) -> dict[str, Any]:
     """One bad-buzz alert's finding: the sentence, the terms with their counts, and the
-    example texts."""
+    example texts (``alert_id`` as a caller sent it: a number, or refused)."""
     settings = settings or get_settings()
+    try:
+        alert_id = int(str(alert_id).strip())
+    except ValueError as exc:
+        raise InvalidInputError(f"An alert id is a number, got {alert_id!r}.") from exc
     frame = _store(settings).query(
         "SELECT payload, status, detail FROM alerts WHERE id = :id AND kind = 'bad_buzz'",
         {"id": int(alert_id)})

@@ -84,6 +84,34 @@ def test_every_app_handler_is_guarded() -> None:
     assert names["predict"] == names["feedback"] == names["monitoring"] == "viewer"
 
 
+def test_forged_monitor_selections_reach_no_file(secured_settings, tmp_path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Monitor tab's click handlers take a table from the caller: a viewer who forges
+    one (paths where ids belong) is refused; the admin's forged ids are refused as ids,
+    with a message, and nothing is read or written outside the store."""
+    import pandas as pd
+
+    from ui import common, monitor
+
+    for module in (common, monitor):  # the tab's settings, as if it started with a password
+        monkeypatch.setattr(module, "SETTINGS", secured_settings)
+    target = tmp_path / "secret.txt"
+    target.write_text("not for you")
+    forged = pd.DataFrame({"id": [str(target)], "prediction_id": ["../../etc/passwd"],
+                           "text": ["x"]})
+    click = SimpleNamespace(index=[0, 0])
+    for handler in (monitor.pick_buzz, monitor.pick_triage):
+        with pytest.raises(gr.Error, match="Admin only: ann"):
+            handler(forged, click, caller("ann"))
+    with pytest.raises(gr.Error, match="alert id is a number"):
+        monitor.pick_buzz(forged, click, caller("admin"))
+    with pytest.raises(gr.Error, match="prediction_id must be a number"):
+        monitor.pick_triage(forged, click, caller("admin"))
+    with pytest.raises(gr.Error, match="No bad-buzz alert with id 7"):
+        monitor.pick_buzz(pd.DataFrame({"id": [7]}), click, caller("admin"))
+    assert target.read_text() == "not for you"
+
+
 def test_throttle_backs_off_then_locks() -> None:
     throttle = security.Throttle(free=3, base=2.0, lock_s=60.0)
     for now in range(3):
