@@ -84,6 +84,17 @@ def _choice(name: str, default: str, choices: tuple[str, ...]) -> str:
     return value
 
 
+def _flag(name: str) -> bool:
+    """An on/off setting: 1/true/yes/on or 0/false/no/off (unset: off); anything else is
+    refused rather than read as off."""
+    raw = os.environ.get(name, "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise SettingsError(f"{name}={raw!r} is not on or off: use 1 or 0")
+
+
 def _json_object(name: str) -> dict[str, Any]:
     raw = os.environ.get(name) or "{}"
     try:
@@ -159,6 +170,10 @@ class Settings:
     session_hours: float = 12.0
     session_secret: str | None = None  # replicas: the same sign-in cookie everywhere
     upload_quota_mb: float = 500.0  # per user, in the upload cache
+    # Programs (ui/rest.py, ui/programs.py): requests per minute per caller (0: no limit),
+    # and Gradio's MCP server for agents.
+    api_rate_per_minute: int = 6000
+    mcp: bool = False
     prediction_retention_days: float = 90.0
     prediction_max_rows: int = 2_000_000
     batch_lane_kb: int = 512  # batch files above this size are scored in a child process
@@ -243,6 +258,8 @@ def get_settings() -> Settings:
         session_hours=_float("SENTIMENT_SESSION_HOURS", 12.0, 0.01, 24 * 365),
         session_secret=session_secret(env("SENTIMENT_SESSION_SECRET") or None),
         upload_quota_mb=_float("SENTIMENT_UPLOAD_QUOTA_MB", 500.0, 1.0, 1_000_000.0),
+        api_rate_per_minute=_int("SENTIMENT_API_RATE_PER_MINUTE", 6000, 0, 10_000_000),
+        mcp=_flag("SENTIMENT_MCP"),
         prediction_retention_days=_float("SENTIMENT_PREDICTION_RETENTION_DAYS", 90.0, 0.0,
                                          36_500.0),
         prediction_max_rows=_int("SENTIMENT_PREDICTION_MAX_ROWS", 2_000_000, 0, 10**10),

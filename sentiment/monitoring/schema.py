@@ -78,6 +78,14 @@ handled = Table(
     Column("prediction_id", Integer, primary_key=True, autoincrement=False),
     Column("ts", Float, nullable=False), Column("handled_by", String(128)),
 )
+api_tokens = Table(
+    "api_tokens", metadata,
+    Column("token_hash", String(64), primary_key=True),  # SHA-256 of the secret, never it
+    Column("name", String(64), nullable=False), Column("role", String(16), nullable=False),
+    Column("created", Float, nullable=False), Column("created_by", String(128)),
+    Column("expires", Float), Column("last_used", Float), Column("revoked", Float),
+    Index("api_tokens_name", "name"),
+)
 installation = Table(
     "installation", metadata,
     Column("key", String(64), primary_key=True), Column("value", Text, nullable=False),
@@ -133,9 +141,15 @@ def _early_warning(conn: Connection) -> None:
     handled.create(conn, checkfirst=True)
 
 
+def _api_tokens(conn: Connection) -> None:
+    """7: ``api_tokens``, the named tokens programs call the REST API and MCP with (their
+    hashes, role, expiry, last use, revocation), shared by every replica."""
+    api_tokens.create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _tables), (2, _verified), (3, _prediction_index), (4, _review_labels),
-    (5, _sessions), (6, _early_warning)]
+    (5, _sessions), (6, _early_warning), (7, _api_tokens)]
 LATEST = MIGRATIONS[-1][0]
 
 

@@ -44,6 +44,7 @@ from sentiment.infra import locks
 from sentiment.monitoring.schema import (
     SchemaTooNew,
     alerts,
+    api_tokens,
     feedback,
     handled,
     installation,
@@ -494,6 +495,64 @@ class SQLStore:
         (every replica of one store gets the same)."""
         return self.write(self._installation_secret, key, candidate)
 
+    # ---- API tokens, shared by replicas (sentiment/serving/access.py) ----------------
+
+    def _token_add(self, token_hash: str, name: str, role: str, created: float,
+                   expires: float | None, created_by: str | None) -> bool:
+        t = api_tokens.c
+        with self._tx(serialise=True) as conn:
+            live = conn.execute(select(t.token_hash).where(
+                t.name == name, t.revoked.is_(None))).first()
+            if live is not None:
+                return False
+            conn.execute(insert(api_tokens).values(
+                token_hash=token_hash, name=name, role=role, created=created,
+                created_by=created_by, expires=expires))
+            return True
+
+    def token_add(self, token_hash: str, name: str, role: str, created: float,
+                  expires: float | None = None, created_by: str | None = None) -> bool:
+        """Record a token (its hash); False when a live token already has that name."""
+        return self.write(self._token_add, token_hash, name, role, created, expires,
+                          created_by)
+
+    def _token_revoke(self, name: str, when: float) -> int:
+        t = api_tokens.c
+        with self._tx() as conn:
+            return int(conn.execute(update(api_tokens).where(
+                t.name == name, t.revoked.is_(None)).values(revoked=when)).rowcount or 0)
+
+    def token_revoke(self, name: str, when: float) -> int:
+        """Revoke the live token of that name; the number revoked (0 or 1)."""
+        return self.write(self._token_revoke, name, when)
+
+    def _token_touch(self, token_hash: str, when: float) -> None:
+        with self._tx() as conn:
+            conn.execute(update(api_tokens).where(
+                api_tokens.c.token_hash == token_hash).values(last_used=when))
+
+    def token_touch(self, token_hash: str, when: float) -> None:
+        """Record a token's last use."""
+        self.write(self._token_touch, token_hash, when)
+
+    def token_get(self, token_hash: str) -> dict[str, Any] | None:
+        """A token's row by its hash (name, role, created, expires, last_used, revoked)."""
+        frame = self.query("SELECT name, role, created, created_by, expires, last_used, "
+                           "revoked FROM api_tokens WHERE token_hash = :h", {"h": token_hash})
+        return None if frame.empty else _row(frame)
+
+    def prediction_row(self, prediction_id: int) -> dict[str, Any] | None:
+        """One served prediction (text, label, proba_positive, model_version), or None."""
+        frame = self.query("SELECT text, label, proba_positive, model_version FROM "
+                           "predictions WHERE id = :id", {"id": int(prediction_id)})
+        return None if frame.empty else _row(frame)
+
+    def token_rows(self) -> list[dict[str, Any]]:
+        """Every token ever made, newest first (hashes left out)."""
+        frame = self.query("SELECT name, role, created, created_by, expires, last_used, "
+                           "revoked FROM api_tokens ORDER BY created DESC")
+        return [_row(frame.iloc[[i]]) for i in range(len(frame))]
+
     def label_prediction(self, prediction_id: int, label: str,
                          reviewer: str | None = None) -> str:
         return self.write(self._label_prediction, prediction_id, label, reviewer)
@@ -549,6 +608,12 @@ class SQLStore:
             raise MonitoringUnavailable("The monitoring store cannot be read now; predictions "
                                         "are served but not logged (see the server log)."
                                         ) from exc
+
+
+def _row(frame: pd.DataFrame) -> dict[str, Any]:
+    """The first row of a frame as plain Python values (NULL as None)."""
+    return {k: (None if pd.isna(v) else v.item() if hasattr(v, "item") else v)
+            for k, v in frame.iloc[0].items()}
 
 
 _stores: dict[str, SQLStore] = {}

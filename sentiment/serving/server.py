@@ -21,7 +21,7 @@ import numpy as np
 from sentiment import registry
 from sentiment.config import Settings, get_settings
 from sentiment.data.textcheck import has_content
-from sentiment.errors import InvalidInputError, NotFoundError
+from sentiment.errors import InvalidInputError, NoProductionError, NotFoundError
 from sentiment.models.preprocess import well_formed
 from sentiment.registry import RegistryUnavailable
 from sentiment.serving.fanout import fanout
@@ -89,7 +89,7 @@ class ModelServer:
             return current
         version = self._observe()
         if version is None:
-            raise NotFoundError("No production model yet: train, validate and promote a "
+            raise NoProductionError("No production model yet: train, validate and promote a "
                                 "version (or run `python -m admin bootstrap`).")
         self._install(version)
         self._start_watcher()
@@ -172,6 +172,11 @@ class ModelServer:
     def stop(self) -> None:
         """Stop the watcher (tests and shutdown)."""
         self._stopped.set()
+
+    @property
+    def loaded(self) -> bool:
+        """Whether a production model is loaded and serving (readiness)."""
+        return self._snapshot is not None
 
     @property
     def version(self) -> str | None:

@@ -18,7 +18,7 @@ from sentiment.config import Settings, get_settings
 from sentiment.data.csvread import REPAIRED, Records, align, decode, read_records
 from sentiment.data.ingest import read_upload, text_column
 from sentiment.data.textcheck import has_content
-from sentiment.errors import InvalidInputError
+from sentiment.errors import InvalidInputError, NotFoundError
 from sentiment.infra import results
 from sentiment.infra.csvsafe import write_csv
 from sentiment.models.preprocess import well_formed
@@ -81,6 +81,41 @@ class SentimentService:
                 "latency_ms": round(latency, 2), "prediction_id": prediction_id,
                 "logging": logging_state, "registry": registry_note(
                     self.server.registry_status())}
+
+    def predict_many(self, texts: list[str], source: str = "rest") -> dict[str, Any]:
+        """Predict 1 to ``max_batch_rows`` texts with one model snapshot and log them in
+        one write (the REST API's path: one prediction id per text, for feedback)."""
+        if not texts:
+            raise InvalidInputError("Send at least one text.")
+        for number, text in enumerate(texts, 1):
+            if not isinstance(text, str) or not has_content(text):
+                raise InvalidInputError(f"Text {number} is empty (or only invisible "
+                                        "characters).")
+        started = time.perf_counter()
+        predictions = self.server.predict(texts)
+        per_text = (time.perf_counter() - started) * 1000 / len(texts)
+        ids, logging_state = self._log([LoggedPrediction(
+            p.text, p.label, p.proba_positive, p.version, per_text, source)
+            for p in predictions])
+        first = predictions[0]
+        return {"model": {"name": self.settings.model_name, "version": first.version,
+                          "type": first.model_type},
+                "predictions": [{"label": p.label, "proba_positive": p.proba_positive,
+                                 "prediction_id": ids[i] if ids else None}
+                                for i, p in enumerate(predictions)],
+                "logging": logging_state}
+
+    def feedback_on(self, prediction_id: int, is_correct: bool,
+                    corrected_label: str | None = None,
+                    comment: str | None = None) -> dict[str, Any]:
+        """Feedback on a served prediction named by its id alone (programs keep the id,
+        not the text); an id this service never served is refused."""
+        row = self.store.prediction_row(int(prediction_id))
+        if row is None:
+            raise NotFoundError(f"No served prediction has the id {prediction_id} (or it "
+                                "has expired from the prediction log).")
+        return self.feedback(row["text"], row["label"], is_correct, int(prediction_id),
+                             corrected_label, comment)
 
     def explain(self, text: str) -> dict[str, Any]:
         """The production model's label for ``text`` and each word's weight towards
