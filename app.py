@@ -4,9 +4,10 @@ This file assembles the tabs (one module of ``ui/`` each: its handlers, its layo
 events), wires what crosses tabs (the pickers, the tables other tabs change), and starts
 the app: the home checked, databases restored, the first-start bootstrap in the
 background, housekeeping and the bad-buzz watch, then Gradio behind the door of
-``ui.security``. Every SPEC endpoint keeps its ``api_name``; admin actions check the
-caller inside the handler, so an HTTP call that skips the UI is refused too. Run with
-``python app.py``.
+``ui.security``, with the REST API (``ui.rest``) at ``/api/v1/`` on the same port and,
+with ``SENTIMENT_MCP=1``, Gradio's MCP server. Every SPEC endpoint keeps its
+``api_name``; admin actions check the caller inside the handler, so an HTTP call that
+skips the UI is refused too. Run with ``python app.py``.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from ui import (  # noqa: E402
     monitor,
     pickers,
     predict,
+    programs,
+    rest,
     review,
     security,
     train,
@@ -55,6 +58,7 @@ with gr.Blocks(title="Tweet sentiment", delete_cache=(max(60, _TTL // 4), _TTL))
     models_tab = models.build()
     review_tab = review.build()
     monitor.build()
+    programs.build()
 
     # Across tabs: whatever adds a dataset or a version refreshes every picker; the tables
     # of the Data and Models tabs follow the changes made elsewhere.
@@ -95,16 +99,22 @@ def main() -> None:
     startup.first_start(SETTINGS, common.service, common.ready)
     startup.buzz_watch(SETTINGS, common.service)
     demo.queue(default_concurrency_limit=8).launch(
-        allowed_paths=allowed, blocked_paths=blocked,
+        allowed_paths=allowed, blocked_paths=blocked, mcp_server=SETTINGS.mcp,
+        prevent_thread_lock=True,
         auth=check_login if SETTINGS.auth_enabled else None,
         auth_message="Sign in: the admin may train and promote; viewers may predict.",
         max_file_size=SETTINGS.max_upload_bytes, show_error=False, ssr_mode=False, i18n=I18N,
         app_kwargs={"middleware": [
             Middleware(security.Door, settings=lambda: SETTINGS),
             Middleware(security.ClientAddress),
+            Middleware(rest.Mount, factory=lambda: rest.create_app(lambda: SETTINGS,
+                                                                   common.service)),
             Middleware(security.AdminMount, prefix=lifecycle.MLFLOW_UI_PREFIX,
                        factory=lambda: lifecycle.mlflow_ui_app(SETTINGS),
                        settings=lambda: SETTINGS)]})
+    if SETTINGS.mcp:
+        log.info("MCP server at /gradio_api/mcp/ with the tools %s", programs.restrict(demo))
+    demo.block_thread()
 
 
 if __name__ == "__main__":

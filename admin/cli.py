@@ -77,7 +77,30 @@ def _parser() -> argparse.ArgumentParser:
     score.add_argument("--master", help="Spark master URL (default local[*])")
     score.add_argument("--column", help="the text column (default: text, tweet, review, ...)")
     score.add_argument("--version", help="a version instead of production")
+    token = sub.add_parser("token", help="API tokens for programs (REST, MCP)")
+    actions = token.add_subparsers(dest="action", required=True)
+    create = actions.add_parser("create", help="make a token; its secret is printed once")
+    create.add_argument("name")
+    create.add_argument("--role", choices=["viewer", "admin"], default="viewer")
+    create.add_argument("--expires", type=float, metavar="DAYS",
+                        help="days until it expires (default: never)")
+    actions.add_parser("list", help="every token: role, state, last use (no secrets)")
+    revoke = actions.add_parser("revoke", help="revoke a token (refused from then on)")
+    revoke.add_argument("name")
     return parser
+
+
+def _token(args: argparse.Namespace) -> Any:
+    from sentiment.monitoring.store import get_store
+    from sentiment.serving import access
+
+    store = get_store(get_settings())
+    if args.action == "create":
+        return access.create(store, args.name, args.role, args.expires, by="cli")
+    if args.action == "revoke":
+        access.revoke(store, args.name)
+        return {"revoked": args.name.strip()}
+    return access.tokens(store)
 
 
 def _run(args: argparse.Namespace) -> Any:
@@ -94,6 +117,7 @@ def _run(args: argparse.Namespace) -> Any:
         "rollback": lifecycle.rollback,
         "models": lifecycle.models_table,
         "predict": lambda: lifecycle.predict_texts(args.texts),
+        "token": lambda: _token(args),
         "score": lambda: lifecycle.score(args.input, args.output, args.engine, args.master,
                                          args.column, args.version),
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from sentiment import views
@@ -31,6 +32,23 @@ def metrics_line(metrics: dict[str, float]) -> str:
     return line
 
 
+def _tokens(result: Any) -> str:
+    """A new token (its secret, once), a revocation, or the list of tokens."""
+    def when(ts: float | None) -> str:
+        return "" if ts is None else time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ts))
+    if isinstance(result, dict) and "secret" in result:
+        return (f"token {result['name']} ({result['role']}), expires "
+                f"{when(result['expires']) or 'never'}\n{result['secret']}\n"
+                "(shown once: keep it now; only its hash is stored)")
+    if isinstance(result, dict):
+        return f"token {result['revoked']} revoked"
+    if not result:
+        return "no API tokens"
+    return table([{"name": r["name"], "role": r["role"], "state": r["state"],
+                   "created": when(r["created"]), "expires": when(r["expires"]) or "never",
+                   "last_used": when(r["last_used"]) or "never"} for r in result])
+
+
 def describe(command: str, result: Any, datasets: list[dict[str, Any]] | None = None
              ) -> str:
     """Render one command's result (``datasets`` names the versions' training data)."""
@@ -42,6 +60,8 @@ def describe(command: str, result: Any, datasets: list[dict[str, Any]] | None = 
                 f"{result['rows_dropped']} dropped ({dropped})\n"
                 f"classes: {result['positive']} positive, {result['negative']} negative "
                 f"({result['positive_rate']:.1%} positive)")
+    if command == "token":
+        return _tokens(result)
     if command == "train" and result.get("status") == "stopped":
         return f"job {result['job']}: {result['message']}"
     if command == "jobs":

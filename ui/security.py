@@ -39,6 +39,7 @@ from sentiment.config import Settings
 from sentiment.errors import SentimentError
 from sentiment.infra import processes, results
 from sentiment.monitoring.store import get_store
+from sentiment.serving import access
 
 log = logging.getLogger("security")
 ROLES = ("viewer", "admin")
@@ -50,12 +51,28 @@ def check_role(role: str, request: gr.Request | None, settings: Settings) -> str
     if not settings.auth_enabled:
         return "local"
     user = getattr(request, "username", None)
+    if user is None and bearer(getattr(request, "headers", None) or {}):
+        try:  # a program's API token (an MCP tool call carries the agent's token)
+            caller = access.authenticate(get_store(settings),
+                                         bearer(request.headers))  # type: ignore[union-attr]
+        except access.TokenRefused as exc:
+            raise gr.Error(str(exc), print_exception=False) from exc
+        if role == "admin" and caller.role != "admin":
+            raise gr.Error(f"Admin only: the token {caller.name!r} is a viewer token.",
+                           print_exception=False)
+        return caller.user
     if role == "admin" and user != settings.admin_user:
         raise gr.Error(f"Admin only: {user or 'an anonymous caller'} may not do this.",
                        print_exception=False)
     if user != settings.admin_user and user not in settings.viewers:
         raise gr.Error("Sign in first.", print_exception=False)
     return user
+
+
+def bearer(headers: Any) -> str:
+    """The secret of an ``Authorization: Bearer`` header ('' when there is none)."""
+    scheme, _, secret = str(headers.get("authorization", "")).partition(" ")
+    return secret.strip() if scheme.lower() == "bearer" else ""
 
 
 def _with_request(signature: inspect.Signature) -> inspect.Signature:
@@ -297,6 +314,8 @@ async def _refuse(send: Any, status: int, body: bytes) -> None:
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
 UPLOAD_PATHS = ("/gradio_api/upload", "/upload")
 LOGIN_PATHS = ("/login", "/login/")
+REST_PREFIX = "/api/v1/"  # ui/rest.py checks its own callers (API tokens)
+MCP_PREFIX = "/gradio_api/mcp"  # Gradio's MCP server: an API token, when a password is set
 MULTIPART_SLACK = 1024 * 1024  # a multipart body's boundaries and headers
 
 
@@ -517,12 +536,31 @@ class Door:
             query = scope.get("query_string", b"")
             scope = {**scope, "query_string": (query + b"&" if query else b"") +
                      b"all_session=false"}
+        if path.startswith(MCP_PREFIX) and settings.auth_enabled and \
+                not self._token_ok(headers, settings, path):
+            await _json(send, 401, "Send an API token: Authorization: Bearer <token>.",
+                        [(b"www-authenticate", b"Bearer")])
+            return
         method = scope.get("method", "GET")
         if method in ("POST", "PUT", "PATCH", "DELETE"):
             receive = await self._check_body(scope, receive, headers, settings, send)
             if receive is None:
                 return
         await self.app(scope, receive, self._cookies(send, settings))
+
+    @staticmethod
+    def _token_ok(headers: dict[str, str], settings: Settings, path: str) -> bool:
+        """Whether the request carries a live API token (refusals are logged)."""
+        secret = bearer(headers)
+        if not secret:
+            log.warning("refused %s: no API token", path)
+            return False
+        try:
+            access.authenticate(get_store(settings), secret)
+        except (access.TokenRefused, SentimentError) as exc:
+            log.warning("refused %s: %s", path, exc)
+            return False
+        return True
 
     @staticmethod
     def _adopt(gradio_app: Any, settings: Settings) -> None:
@@ -549,12 +587,16 @@ class Door:
         """The receive channel to use, or None when the request was answered here."""
         path = scope.get("path", "")
         user = session_user(scope)
-        if settings.auth_enabled and user is None and path not in LOGIN_PATHS:
+        programs = path.startswith((REST_PREFIX, MCP_PREFIX))  # tokens, checked apart
+        if settings.auth_enabled and user is None and path not in LOGIN_PATHS and \
+                not programs:
             await _json(send, 401, "Sign in first.")
             return None
         upload = path.rstrip("/") in UPLOAD_PATHS
         limit = settings.max_upload_bytes + MULTIPART_SLACK if upload else \
             settings.max_body_kb * 1024
+        if path.startswith(REST_PREFIX):  # 1,000 texts of the text limit, as JSON
+            limit = max(limit, 1000 * (settings.max_text_chars * 2 + 16) + 65_536)
         if path in LOGIN_PATHS:
             limit = 16 * 1024
         length = headers.get("content-length")

@@ -61,6 +61,13 @@ EN = {
     "triage_intro": "Texts predicted negative in the last day, most confident first. Click a "
                     "row, answer the customer, then mark it handled.",
     "triage_list": "To answer", "mark_handled": "Mark handled",
+    "tab_api": "API",
+    "api_intro": "Programs call `/api/v1/` with `Authorization: Bearer <token>` (docs at "
+                 "[/api/v1/docs](/api/v1/docs)). A token's secret is shown once, here; only "
+                 "its hash is kept.",
+    "token_name": "Token name", "token_role": "Role", "token_expires": "Expires after (days, "
+    "0: never)", "token_create": "Create token", "token_revoke": "Revoke",
+    "tokens": "API tokens", "token_secret": "The new token (copy it now: it is not shown again)",
 }
 
 FR = {
@@ -122,6 +129,14 @@ FR = {
     "triage_intro": "Textes jugés négatifs depuis un jour, les plus sûrs d'abord. Cliquez une "
                     "ligne, répondez au client, puis marquez-la traitée.",
     "triage_list": "À traiter", "mark_handled": "Marquer traité",
+    "tab_api": "API",
+    "api_intro": "Les programmes appellent `/api/v1/` avec `Authorization: Bearer <jeton>` "
+                 "(documentation : [/api/v1/docs](/api/v1/docs)). Le secret d'un jeton est "
+                 "montré une fois, ici ; seule son empreinte est gardée.",
+    "token_name": "Nom du jeton", "token_role": "Rôle",
+    "token_expires": "Expire après (jours, 0 : jamais)", "token_create": "Créer le jeton",
+    "token_revoke": "Révoquer", "tokens": "Jetons d'API",
+    "token_secret": "Le nouveau jeton (copiez-le : il ne sera plus montré)",
 }
 
 I18N = gr.I18n(en=EN, fr=FR)

@@ -142,3 +142,28 @@ def test_the_cli_prints_the_tables_the_ui_shows(trained: dict[str, str],
         for line, row in zip(lines, frame.to_dict("records")):
             assert line.split()[0] == str(row[frame.columns[0]]).split()[0], command
     assert "★ production" in admin("models").stdout  # starred, as in the Models tab
+
+
+def test_api_tokens_are_made_listed_and_revoked_from_the_terminal() -> None:
+    from sentiment.config import get_settings
+    from sentiment.monitoring.store import get_store
+    from sentiment.serving import access
+
+    made = admin("token", "create", "crm-hook", "--role", "viewer", "--expires", "30")
+    assert made.returncode == 0, made.stderr
+    secret = next(w for w in made.stdout.split() if w.startswith("snt_"))
+    assert "shown once" in made.stdout
+    store = get_store(get_settings())
+    assert access.authenticate(store, secret).name == "crm-hook"
+    listed = admin("token", "list")
+    assert "crm-hook" in listed.stdout and "viewer" in listed.stdout and "live" in listed.stdout
+    assert secret not in listed.stdout and access.digest(secret) not in listed.stdout
+    twice = admin("token", "create", "crm-hook")
+    assert twice.returncode == 1 and twice.stderr.startswith("error: A token named")
+    assert admin("token", "revoke", "crm-hook").returncode == 0
+    access._forget()  # this process's 5 s cache: another process revoked it
+    with pytest.raises(access.TokenRefused, match="revoked"):
+        access.authenticate(store, secret)
+    assert json.loads(admin("--json", "token", "list").stdout)[0]["state"] == "revoked"
+    missing = admin("token", "revoke", "nobody")
+    assert missing.returncode == 1 and "No live token" in missing.stderr

@@ -43,6 +43,39 @@ def test_roles_are_checked_on_every_call(secured_settings) -> None:
     assert gr.utils.get_type_hints(wipe)["request"] is gr.Request
 
 
+def test_an_api_token_stands_for_its_role_in_any_handler(secured_settings) -> None:
+    """An MCP tool call reaches the handlers with the agent's bearer token and no
+    sign-in: a viewer token is a viewer, an admin token the admin; others are refused."""
+    from sentiment.monitoring.store import get_store
+    from sentiment.serving import access
+
+    store = get_store(secured_settings)
+    viewer = access.create(store, "agent", "viewer")["secret"]
+    boss = access.create(store, "ops", "admin")["secret"]
+
+    @security.guarded("admin", lambda: secured_settings)
+    def wipe() -> str:
+        return "wiped"
+
+    @security.guarded("viewer", lambda: secured_settings)
+    def look(request: gr.Request = None) -> str:
+        return security.check_role("viewer", request, secured_settings)
+
+    def bearer(secret: str) -> SimpleNamespace:
+        return SimpleNamespace(username=None, session_hash="s",
+                               headers={"authorization": f"Bearer {secret}"})
+
+    assert look(bearer(viewer)) == "token:agent"
+    assert wipe(bearer(boss)) == "wiped"
+    with pytest.raises(gr.Error, match="'agent' is a viewer token"):
+        wipe(bearer(viewer))
+    with pytest.raises(gr.Error, match="Unknown API token"):
+        look(bearer("snt_forged"))
+    access.revoke(store, "agent")
+    with pytest.raises(gr.Error, match="revoked"):
+        look(bearer(viewer))
+
+
 def test_internal_errors_become_an_error_id(secured_settings, caplog) -> None:
     @security.guarded("viewer", lambda: secured_settings)
     def broken() -> None:
@@ -79,7 +112,8 @@ def test_every_app_handler_is_guarded() -> None:
                        "rollback", "export_log", "export_corrections", "monitor_views",
                        "review_queue", "review_view", "label", "label_positive",
                        "label_negative", "review_to_dataset", "triage_list", "handled",
-                       "pick_triage", "pick_buzz"):
+                       "pick_triage", "pick_buzz", "token_create", "token_list",
+                       "token_revoke"):
         assert names[admin_only] == "admin", admin_only
     assert names["predict"] == names["feedback"] == names["monitoring"] == "viewer"
 
