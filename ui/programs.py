@@ -125,12 +125,12 @@ def build() -> SimpleNamespace:
             revoke_in = gr.Textbox(label=t("token_name"), max_length=64)
             revoke_btn = gr.Button(t("token_revoke"), variant="stop")
         revoke_md = gr.Markdown()
+    list_btn.click(token_list, None, table, api_name="token_list")  # first: it owns the name
     made = create_btn.click(token_create, [name_in, role_in, days_in], secret_out,
                             api_name="token_create")
     made.then(token_list, None, table, **PRIVATE)
     revoke_btn.click(token_revoke, revoke_in, revoke_md, api_name="token_revoke").then(
         token_list, None, table, **PRIVATE)
-    list_btn.click(token_list, None, table, api_name="token_list")
     if SETTINGS.mcp:
         for tool in (sentiment_predict, sentiment_explain, sentiment_models):
             gr.api(tool, api_name=tool.__name__, queue=False)

@@ -495,7 +495,10 @@ class Door:
     - request bodies are limited before they are parsed: uploads to the upload limit (and
       each user's quota), anything else to ``SENTIMENT_MAX_BODY_KB`` (413);
     - with a password set, a body from a caller that is not signed in is refused (401)
-      without being read, except the sign-in form itself;
+      without being read, except the sign-in form itself and the programs' routes: the
+      REST API (``/api/v1/``, which checks its API tokens itself, with a body limit that
+      fits 1,000 texts) and Gradio's MCP server (``/gradio_api/mcp``), which needs a live
+      API token for any request;
     - Gradio's own usage analytics (``/monitoring``) are for the admin only;
     - ``/logout`` ends this session only, not every session of the user;
     - the session cookies get ``SameSite`` from ``SENTIMENT_COOKIE_SAMESITE``.

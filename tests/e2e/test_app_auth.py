@@ -21,6 +21,8 @@ ADMIN_CALLS = {
     "/review_queue": {}, "/label": {"prediction_id": 1, "label": "positive"},
     "/review_to_dataset": {"name": "reviewed"},
     "/triage": {}, "/handled": {"prediction_id": 1},
+    "/token_create": {"name": "sneaky", "role": "admin"}, "/token_list": {},
+    "/token_revoke": {"name": "sneaky"},
 }
 
 
