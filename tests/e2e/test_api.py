@@ -5,6 +5,7 @@ tab, and an MCP client (the ``mcp`` package) listing the tools and calling predi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import subprocess
@@ -33,10 +34,8 @@ def served(tmp_path_factory: pytest.TempPathFactory):
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline and (not seen or seen[-1] != 200):
             assert server.process.poll() is None, server.log_path.read_text()[-3000:]
-            try:
+            with contextlib.suppress(requests.ConnectionError):  # not listening yet
                 seen.append(requests.get(f"{server.url}api/v1/ready", timeout=5).status_code)
-            except requests.ConnectionError:
-                pass
             time.sleep(0.2)
         server.wait_ready()
         admin = Client(server.url, auth=ADMIN, verbose=False)
@@ -78,15 +77,15 @@ async def _mcp(url: str, token: str | None) -> tuple[set[str], dict]:
     from mcp.client.streamable_http import streamablehttp_client
 
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    async with streamablehttp_client(f"{url}gradio_api/mcp/", headers=headers) as (r, w, _):
-        async with ClientSession(r, w) as session:
-            await session.initialize()
-            tools = {tool.name: tool for tool in (await session.list_tools()).tools}
-            assert "positive or negative" in tools["sentiment_predict"].description
-            called = await session.call_tool("sentiment_predict",
-                                             {"text": "Worst airline ever, my bag is lost"})
-            assert not called.isError, called.content
-            return set(tools), json.loads(called.content[0].text)
+    async with streamablehttp_client(f"{url}gradio_api/mcp/", headers=headers) as (r, w, _), \
+            ClientSession(r, w) as session:
+        await session.initialize()
+        tools = {tool.name: tool for tool in (await session.list_tools()).tools}
+        assert "positive or negative" in tools["sentiment_predict"].description
+        called = await session.call_tool("sentiment_predict",
+                                         {"text": "Worst airline ever, my bag is lost"})
+        assert not called.isError, called.content
+        return set(tools), json.loads(called.content[0].text)
 
 
 def test_an_agent_lists_the_read_only_tools_and_predicts_over_mcp(served: dict) -> None:
