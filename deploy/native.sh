@@ -155,6 +155,8 @@ start_lb() {
     echo "  default_backend replicas"
     echo "backend replicas"
     echo "  balance roundrobin"
+    echo "  option httpchk GET /api/v1/ready"  # a replica gets traffic once its model is loaded
+    echo "  http-check expect status 200"
     echo "  cookie SENTIMENT_REPLICA insert indirect nocache httponly"
     for i in $(seq 1 "$REPLICAS"); do
       port=$((APP_PORT + i - 1))
@@ -166,7 +168,7 @@ start_lb() {
   echo $! >"$DEPLOY_DIR/haproxy.pid"
   wait_for 30 "HAProxy" "$PYTHON" -c \
     "import socket; socket.create_connection(('$LB_HOST', $LB_PORT), timeout=1)"
-  echo "load balancer: http://$LB_HOST:$LB_PORT (sticky, replicas $APP_PORT..$((APP_PORT + REPLICAS - 1)))"
+  echo "load balancer: http://$LB_HOST:$LB_PORT (sticky, replicas $APP_PORT..$((APP_PORT + REPLICAS - 1)); each joins when its /api/v1/ready answers 200)"
 }
 
 stop_pidfile() {  # stop_pidfile FILE [group]: the pid it names (its process group with group)

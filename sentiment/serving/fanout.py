@@ -8,10 +8,17 @@ with its own copy of the version (loaded from the same model folder, so the same
 answers), and joins their probabilities in order.
 
 - Workers start in the background on the first large batch, which is still scored in
-  this process; later large batches use them. Smaller batches never leave the process.
+  this process; later large batches use them.
+- A medium batch (:data:`LEND_FROM` texts or more: a REST request of 100 texts, say) goes
+  whole to one worker, so concurrent requests are scored on several cores instead of
+  taking turns on this process's GIL (with every worker busy it waits up to
+  :data:`LEND_WAIT_S` for one, then is scored here). Medium batches start the workers
+  only when two of them overlap: one after another, they gain nothing. Smaller batches
+  (a single tweet) never leave the process: the trip would cost more than it saves.
 - Texts travel as JSON and probabilities as raw float64 bytes: user data never reaches
   ``pickle``.
-- Only one large batch uses the workers at a time; a concurrent one is scored here.
+- Only one large batch uses the workers at a time (it waits for the medium ones to
+  finish); a concurrent large one is scored here.
 - A worker that dies or fails makes that batch fall back to this process (same answers,
   slower) and the workers are restarted on a later large batch, at most once a minute.
 - ``minilm`` is not fanned out: ONNX Runtime already runs its texts on every core.
@@ -35,7 +42,9 @@ from typing import Any, BinaryIO
 import numpy as np
 
 log = logging.getLogger(__name__)
-FAN_FROM = 4096  # rows: below this, starting the IPC costs more than it saves
+FAN_FROM = 4096  # rows: below this, splitting a batch costs more than it saves
+LEND_FROM = 64  # rows: from this, a batch may go whole to one idle worker
+LEND_WAIT_S = 0.5  # every worker busy: wait this long for one, then score here
 START_TIMEOUT = 180.0  # seconds for a worker to load the version
 ANSWER_TIMEOUT = 600.0  # seconds for a worker to score its slice
 RETRY_AFTER = 60.0
@@ -120,13 +129,16 @@ class Fanout:
     def __init__(self, model: Any, directory: Path, processes: int) -> None:
         self.model, self.directory, self.processes = model, Path(directory), processes
         self._busy = threading.Lock()  # held by the one large batch using the workers
+        self._lent = [threading.Lock() for _ in range(processes)]  # one per worker
         self._state = threading.Lock()
         self._workers: list[subprocess.Popen] | None = None
         self._starting = False
         self._failed_at = 0.0
         self._finalizer: Any = None
         self.retry_after = RETRY_AFTER
-        self.fanned = 0  # batches answered by the workers (tests, monitoring)
+        self.fanned = 0  # large batches answered by the workers (tests, monitoring)
+        self.lent = 0  # medium batches answered by one worker
+        self._overlap = 0  # medium batches being scored in this process now
 
     @property
     def ready(self) -> bool:
@@ -134,16 +146,67 @@ class Fanout:
 
     def predict_proba(self, texts: list[str]) -> np.ndarray:
         """Probabilities in input order; large batches go to the workers when ready."""
-        if len(texts) < FAN_FROM or self.processes < 2:
+        if len(texts) < LEND_FROM or self.processes < 2:
             return self.model.predict_proba(texts)
+        if len(texts) < FAN_FROM:
+            return self._medium(list(texts))
         if not self.ready:
             self.start()
-        if not self.ready or not self._busy.acquire(blocking=False):
+            return self.model.predict_proba(texts)
+        if not self._busy.acquire(blocking=False):
             return self.model.predict_proba(texts)
         try:
-            return self._fan(list(texts))
+            for lock in self._lent:  # the medium batches in flight finish first
+                lock.acquire()
+            try:
+                return self._fan(list(texts))
+            finally:
+                for lock in self._lent:
+                    lock.release()
         finally:
             self._busy.release()
+
+    def _medium(self, texts: list[str]) -> np.ndarray:
+        """A medium batch: to a worker when they run; else here, and the workers start
+        once two medium batches overlap (concurrent requests: then they pay)."""
+        if self.ready:
+            return self._lend(texts)
+        with self._state:
+            self._overlap += 1
+            overlapping = self._overlap > 1
+        try:
+            if overlapping:
+                self.start()
+            return self.model.predict_proba(texts)
+        finally:
+            with self._state:
+                self._overlap -= 1
+
+    def _lend(self, texts: list[str]) -> np.ndarray:
+        """The whole batch to the first idle worker, or here when none is idle."""
+        order = list(enumerate(self._lent))
+        order += [order[threading.get_ident() % len(order)]]  # all busy: wait for one
+        for turn, (index, lock) in enumerate(order):
+            if not lock.acquire(timeout=LEND_WAIT_S if turn == len(order) - 1 else -1,
+                                blocking=turn == len(order) - 1):
+                continue
+            try:
+                processes = self._workers
+                if processes is None or index >= len(processes):
+                    break
+                try:
+                    send(processes[index].stdin, json.dumps(texts).encode())
+                    proba = self._answer(processes[index], len(texts))
+                except (OSError, EOFError, RuntimeError, TimeoutError) as exc:
+                    log.warning("a batch worker failed (%s); this batch is scored "
+                                "in-process", exc)
+                    self.close(failed=True)
+                    break
+                self.lent += 1
+                return proba
+            finally:
+                lock.release()
+        return self.model.predict_proba(texts)
 
     def start(self, wait: bool = False) -> bool:
         """Start the workers (in a background thread unless ``wait``); True when ready."""

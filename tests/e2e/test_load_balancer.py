@@ -46,6 +46,23 @@ class Balanced(Cluster):
                          "SENTIMENT_RELOAD_CHECK_SECONDS": "0.5"})
         self.url = f"http://127.0.0.1:{self.lb_port}/"
 
+    def balanced_ready(self) -> bool:
+        """Both replicas in the balancer: the balancer answers ``/api/v1/ready`` and no
+        replica's latest state in HAProxy's log (its check of ``/api/v1/ready``) is DOWN,
+        so round robin reaches both."""
+        try:
+            if httpx.get(f"{self.url}api/v1/ready", timeout=5).status_code != 200:
+                return False
+        except httpx.HTTPError:
+            return False
+        path = Path(self.env["DEPLOY_DIR"]) / "haproxy.log"
+        log = path.read_text() if path.is_file() else ""
+        for i in (1, 2):
+            down, up = log.rfind(f"replica-{i} is DOWN"), log.rfind(f"replica-{i} is UP")
+            if down > up:
+                return False
+        return True
+
     def log(self, i: int) -> str:
         return (self.folder / f"replica-{i}.log").read_text()
 
@@ -56,7 +73,8 @@ class Balanced(Cluster):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             logs = [self.log(i) for i in (1, 2)]
-            if all("Running on" in t and "in production" in t for t in logs):
+            if all("Running on" in t and "in production" in t for t in logs) and \
+                    self.balanced_ready():
                 return
             time.sleep(0.5)
         raise TimeoutError(self.log(1)[-2000:] + self.log(2)[-2000:])

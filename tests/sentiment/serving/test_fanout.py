@@ -18,7 +18,7 @@ import pytest
 from sentiment import lifecycle, registry
 from sentiment.config import SettingsError, get_settings, serving_processes
 from sentiment.models.pyfunc import SentimentModel
-from sentiment.serving.fanout import FAN_FROM, Fanout, fanout
+from sentiment.serving.fanout import FAN_FROM, LEND_FROM, Fanout, fanout
 from sentiment.serving.server import ModelServer
 
 ODD = ["", "=cmd|' /C calc'!A0", 'quote " and \\ backslash', "new\nline", "nul\x00byte",
@@ -59,6 +59,47 @@ def test_workers_give_the_same_answers_in_order(
     assert fan.model_type == "tfidf_logreg"
     fan.close()
     assert not fan.ready
+
+
+@pytest.mark.slow
+def test_overlapping_medium_batches_start_the_workers_and_go_to_one_each(
+        model: SentimentModel, corpus: pd.DataFrame) -> None:
+    """Concurrent REST requests of 100 texts: one after another they stay here; once two
+    overlap the workers start, and later ones are each answered whole by one worker
+    (same answers), so requests are scored on several cores."""
+    import threading
+
+    fan = fanout(model, 2)
+    texts = big_batch(corpus, 400)
+    batches = [texts[i:i + 100] for i in range(0, 400, 100)]
+    expected = [model.predict_proba(b) for b in batches]
+    for batch, want in zip(batches, expected):  # sequential: no workers
+        assert np.array_equal(fan.predict_proba(batch), want)
+    assert not fan.ready and not fan._starting
+    barrier = threading.Barrier(4)
+    answers: dict[int, np.ndarray] = {}
+
+    def call(i: int) -> None:
+        barrier.wait()
+        for _ in range(20):
+            answers[i] = fan.predict_proba(batches[i])
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(np.array_equal(answers[i], expected[i]) for i in range(4))
+    deadline = time.monotonic() + 60
+    while not fan.ready:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    lent = fan.lent
+    assert np.array_equal(fan.predict_proba(batches[1]), expected[1])
+    assert fan.lent == lent + 1 and fan.fanned == 0
+    assert np.array_equal(fan.predict_proba(batches[1][:LEND_FROM - 1]),
+                          expected[1][:LEND_FROM - 1])
+    assert fan.lent == lent + 1  # a small batch stays here
+    fan.close()
 
 
 def test_the_first_large_batch_is_served_while_the_workers_start(
