@@ -11,8 +11,9 @@ texts are real tweets (the Sentiment140 test split), loopback, median of 3 runs:
   :class:`RawClient`; 25 each through ``gradio_client``);
 - p50/p95 latency of one REST prediction (400 sequential calls on one connection after
   50 warm-up);
-- texts/s with 100-text requests (4 concurrent clients, 40 requests each) beside the
-  model's own batch speed (the same version loaded in this process, 100-text batches).
+- texts/s with 100-text requests (4 concurrent clients, 40 requests each; after a
+  warm-up round, as overlapping batches start the fan-out workers) beside the model's
+  own batch speed (the same version loaded in this process, 100-text batches).
 """
 
 from __future__ import annotations
@@ -210,6 +211,8 @@ def served_version(url: str, token: str) -> str:
 def measure(server: Server, home: Path, token: str, texts: list[str], label: str
             ) -> list[tuple[str, str]]:
     url = server.url
+    rest_texts_per_s(url, token, texts)  # warm-up: overlapping batches start the workers
+    time.sleep(10)  # (sentiment.serving.fanout), which load the version meanwhile
     rest = [rest_rps(url, token, texts) for _ in range(RUNS)]
     grad = [gradio_rps(url, texts) for _ in range(RUNS)]
     p50, p95 = zip(*(rest_latency(url, token, texts) for _ in range(RUNS)))

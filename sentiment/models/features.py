@@ -32,10 +32,13 @@ def _mix(h: np.ndarray) -> np.ndarray:
     return h
 
 
-def hashed_columns(texts: Iterable[str], ngram_range: tuple[int, int],
-                   n_features: int) -> tuple[np.ndarray, np.ndarray]:
-    """The hashed column of every character n-gram of every text, grouped by text (in no
-    order within a text), and how many each text has."""
+def hashed_counts(texts: Iterable[str], ngram_range: tuple[int, int],
+                  n_features: int) -> sp.csr_matrix:
+    """Counts of hashed character n-grams per text, as a CSR matrix with summed duplicates.
+
+    The hashes of every length are laid side by side per position, so the n-grams come
+    out grouped by text and the CSR arrays are built directly (no COO conversion).
+    """
     padded = [f" {t} " for t in texts]
     n_docs = len(padded)
     lengths = np.fromiter((len(t) for t in padded), dtype=np.int64, count=n_docs)
@@ -57,23 +60,12 @@ def hashed_columns(texts: Iterable[str], ngram_range: tuple[int, int],
                 h ^= codes[j:j + count]
             hashes[:count, k] = h
             valid[:count, k] = room[:count] >= n
-        cols = (_mix(hashes[valid]) % np.uint64(n_features)).astype(np.int64)
+        cols = (_mix(hashes[valid]) % np.uint64(n_features)).astype(np.int32)
     per_doc = np.bincount(np.repeat(np.arange(n_docs), lengths),
                           weights=valid.sum(axis=1), minlength=n_docs).astype(np.int64)
-    return cols, per_doc
-
-
-def hashed_counts(texts: Iterable[str], ngram_range: tuple[int, int],
-                  n_features: int) -> sp.csr_matrix:
-    """Counts of hashed character n-grams per text, as a CSR matrix with summed duplicates.
-
-    The hashes of every length are laid side by side per position, so the n-grams come
-    out grouped by text and the CSR arrays are built directly (no COO conversion).
-    """
-    cols, per_doc = hashed_columns(texts, ngram_range, n_features)
     indptr = np.concatenate([[0], np.cumsum(per_doc)])
-    matrix = sp.csr_matrix((np.ones(len(cols), dtype=np.float32), cols.astype(np.int32),
-                            indptr), shape=(len(per_doc), n_features))
+    matrix = sp.csr_matrix((np.ones(len(cols), dtype=np.float32), cols, indptr),
+                           shape=(n_docs, n_features))
     matrix.sum_duplicates()  # sorts each row's columns and adds repeated n-grams
     return matrix
 

@@ -7,8 +7,7 @@ merged table (counted per text with one ``np.unique``) that holds, per term, its
 coefficient times IDF, its IDF, and its two lexicon valences; the word part is then
 sum((1 + log tf) * coef * idf) / sqrt(sum(((1 + log tf) * idf)^2)), exactly the l2-
 normalised sublinear TF-IDF dotted with the coefficients, and the lexicon part the same
-tanh features. The char part hashes the n-grams like :class:`CharNgramTfidf` and counts
-them the same way, with no sparse matrix (whose per-row sort cost more). Same numbers as
+tanh features. The char part keeps :class:`CharNgramTfidf` (numpy). Same numbers as
 the pipeline up to float rounding (checked at load on probe texts; any pipeline of
 another shape, or a mismatch, keeps the pipeline itself).
 """
@@ -17,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import re
-from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -48,8 +46,6 @@ class FastScorer:
         n_word = len(word.vocabulary_)
         self.char = char
         self.char_coef = coef[n_word:n_word + char.n_features]
-        char_idf = np.asarray(char.idf_, dtype=np.float32).astype(np.float64)
-        self.char_weight, self.char_idf = self.char_coef * char_idf, char_idf
         self.lexicon_coef = coef[n_word + char.n_features:] if lexicon is not None else None
         self.pattern = re.compile(word.token_pattern)
         self.high = max(word.ngram_range[1], 2 if lexicon is not None else 1)
@@ -118,47 +114,28 @@ class FastScorer:
     def proba(self, texts: list[str]) -> np.ndarray:
         """P(positive) for raw texts."""
         normalized = self.normalize(texts)
-        decision = self._terms(normalized) + self._chars(normalized)
+        decision = self._terms(normalized) + self.char.transform(normalized) @ self.char_coef
         return 1.0 / (1.0 + np.exp(-(decision + self.intercept)))
-
-    def _chars(self, normalized: list[str]) -> np.ndarray:
-        """The character TF-IDF part of the decision, per text, without the matrix: the
-        (text, column) pairs counted with one sort, then the same l2-normalised
-        sublinear TF-IDF dotted with the coefficients."""
-        from sentiment.models.features import hashed_columns
-
-        size = self.char.n_features
-        cols, per_doc = hashed_columns(normalized, self.char.ngram_range, size)
-        n = len(normalized)
-        keys = np.repeat(np.arange(n, dtype=np.int64), per_doc) * size + cols
-        keys, tf = np.unique(keys, return_counts=True)
-        where, column = keys // size, keys % size
-        sub = 1.0 + np.log(tf.astype(np.float64))
-        top = np.bincount(where, weights=self.char_weight[column] * sub, minlength=n)
-        norm = np.sqrt(np.bincount(where, weights=(self.char_idf[column] * sub) ** 2,
-                                   minlength=n))
-        return np.divide(top, norm, out=np.zeros(n), where=norm > 0)
 
     def _terms(self, normalized: list[str]) -> np.ndarray:
         """The word TF-IDF and lexicon parts of the decision, per text."""
         find, get, high = self.pattern.findall, self.terms.get, self.high
-        terms: list[str] = []
+        hits: list[int] = []
         per_doc = np.zeros(len(normalized), dtype=np.int64)
         for doc, text in enumerate(normalized):
             tokens = find(text)
-            before = len(terms)
-            terms += tokens
             if high == 2:
-                terms += map("{} {}".format, tokens, tokens[1:])
-            elif high > 2:
-                terms += _ngrams(tokens, high)[len(tokens):]
-            per_doc[doc] = len(terms) - before
+                terms = tokens + [a + " " + b for a, b in zip(tokens, tokens[1:])]
+            else:
+                terms = _ngrams(tokens, high)
+            found = [i for i in map(get, terms) if i is not None]
+            per_doc[doc] = len(found)
+            hits += found
         n, size = len(normalized), len(self.table)
-        found = np.fromiter(map(get, terms, repeat(-1)), dtype=np.int64, count=len(terms))
-        docs = np.repeat(np.arange(n, dtype=np.int64), per_doc)
-        known = found >= 0
         # (text, term) pairs and how often each occurs: the term frequencies.
-        keys, tf = np.unique(docs[known] * size + found[known], return_counts=True)
+        keys = np.repeat(np.arange(n, dtype=np.int64), per_doc) * size + np.asarray(
+            hits, dtype=np.int64)
+        keys, tf = np.unique(keys, return_counts=True)
         where, rows = keys // size, self.table[keys % size]
         tf = tf.astype(np.float64)
         sub = 1.0 + np.log(tf)
