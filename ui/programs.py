@@ -36,9 +36,8 @@ def token_create(name: str, role: str = "viewer", expires_days: float | None = N
                  request: gr.Request = None) -> dict[str, Any]:
     """Create an API token with a role (viewer or admin) and an optional expiry in days
     (0 or empty: never); the secret is in the answer and is never shown again (admin)."""
-    days = float(expires_days) if expires_days not in (None, "") and float(expires_days) \
-        else None
-    made = access.create(service().store, name, role, days, by=user_of(request))
+    made = access.create(service().store, name, role, float(expires_days or 0) or None,
+                         by=user_of(request))
     return {"name": made["name"], "role": made["role"], "secret": made["secret"],
             "expires": _when(made["expires"]) or "never",
             "use": f"Authorization: Bearer {made['secret']}"}

@@ -42,6 +42,7 @@ from sentiment.errors import NoProductionError, NotFoundError, SentimentError
 from sentiment.monitoring.store import get_store
 from sentiment.serving import access
 from sentiment.serving.service import SentimentService
+from ui.security import bearer
 
 log = logging.getLogger("api")
 PREFIX = "/api/v1"
@@ -156,19 +157,18 @@ def create_app(settings: Callable[[], Settings],
         """Who calls (a token's name, or the address in the open API), after the checks
         of the route's ``role`` and the rate limit."""
         current = settings()
-        header = request.headers.get("authorization", "")
         address = request.client.host if request.client else "?"
         if not current.auth_enabled:
             who = f"address:{address}"
         else:
-            scheme, _, secret = header.partition(" ")
-            if scheme.lower() != "bearer" or not secret.strip():
+            secret = bearer(request.headers)
+            if not secret:
                 log.warning("API: refused %s %s from %s: no token", request.method,
                             request.url.path, address)
                 raise Problem(401, "Send an API token: Authorization: Bearer <token>.",
                               {"WWW-Authenticate": "Bearer"})
             try:
-                found = access.authenticate(get_store(current), secret.strip())
+                found = access.authenticate(get_store(current), secret)
             except access.TokenRefused as exc:
                 log.warning("API: refused %s %s from %s: %s", request.method,
                             request.url.path, address, exc)

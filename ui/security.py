@@ -51,10 +51,10 @@ def check_role(role: str, request: gr.Request | None, settings: Settings) -> str
     if not settings.auth_enabled:
         return "local"
     user = getattr(request, "username", None)
-    if user is None and bearer(getattr(request, "headers", None) or {}):
+    secret = "" if user is not None else bearer(getattr(request, "headers", None) or {})
+    if secret:
         try:  # a program's API token (an MCP tool call carries the agent's token)
-            caller = access.authenticate(get_store(settings),
-                                         bearer(request.headers))  # type: ignore[union-attr]
+            caller = access.authenticate(get_store(settings), secret)
         except access.TokenRefused as exc:
             raise gr.Error(str(exc), print_exception=False) from exc
         if role == "admin" and caller.role != "admin":
